@@ -1,0 +1,58 @@
+/** The `cachet` command. */
+import { Command } from 'commander';
+import { loadConfig } from '../config.js';
+import { openDatabase } from '../db/database.js';
+import { migrateToLatest } from '../db/migrate.js';
+import { serve, VERSION } from '../main.js';
+import { createLogger } from '../logger.js';
+import { keysCommand } from './keys.js';
+import { action, printJson } from './run.js';
+
+const program = new Command();
+program.name('cachet').description('Cachet TS: a Cachet API v1 status-page server with scoped, rotating, audited API keys').version(VERSION);
+
+program
+  .command('serve')
+  .description('migrate the database and serve the API (HOST:PORT, default 127.0.0.1:8000)')
+  .action(
+    action(async () => {
+      const config = loadConfig();
+      const logger = createLogger(config.logLevel);
+      const server = await serve(config, logger);
+      logger.info({ address: server.address }, 'listening');
+      const stop = (signal: string) => {
+        logger.info({ signal }, 'shutting down');
+        server.close().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            logger.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    }),
+  );
+
+program
+  .command('migrate')
+  .description('bring the database schema up to date (also done by serve)')
+  .option('--json', 'print JSON')
+  .action(
+    action(async (options: { json?: boolean }) => {
+      const config = loadConfig();
+      const database = openDatabase(config.databaseUrl);
+      try {
+        const applied = await migrateToLatest(database);
+        if (options.json) printJson({ applied });
+        else process.stdout.write(applied.length === 0 ? 'schema is up to date\n' : `applied ${applied.join(', ')}\n`);
+      } finally {
+        await database.close();
+      }
+    }),
+  );
+
+keysCommand(program);
+
+await program.parseAsync(process.argv);

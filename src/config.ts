@@ -1,0 +1,142 @@
+/** Environment → typed, validated configuration. Bad settings stop start-up with one line naming the setting. */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { invalidCidrs } from './infra/cidr.js';
+import { parseDuration } from './infra/duration.js';
+import { isValidTimeZone } from './infra/time.js';
+
+/** Everything the server, CLI and tests need to know about their environment. */
+export interface Config {
+  port: number;
+  host: string;
+  /** `sqlite:<path>`, `sqlite::memory:` or `postgres://…`. */
+  databaseUrl: string;
+  redisUrl: string | null;
+  /** Folder for the SQLite file, the generated pepper and the bootstrap key. */
+  dataDir: string;
+  /** Secret key of the HMAC that turns a token into its stored digest. */
+  pepper: Buffer;
+  /** CIDRs whose X-Forwarded-For is believed. */
+  trustedProxies: string[];
+  rateLimitDefault: number;
+  rateLimitAnonymous: number;
+  /** Longest key lifetime in ms; `null` means keys may be created with no expiry (`never`). */
+  keyMaxTtlMs: number | null;
+  /** Lifetime of a key created without `--expires`. */
+  keyDefaultTtlMs: number;
+  timezone: string;
+  /** Largest `per_page` a list honours; larger values are clamped. */
+  perPageMax: number;
+  /** How often the server looks for key changes made elsewhere (CLI, other instances). */
+  keyRevisionPollMs: number;
+  logLevel: string;
+}
+
+/** A setting that cannot be used; `message` names it. */
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads `NAME`, or the contents of the file named by `NAME_FILE`. */
+function secret(env: Env, name: string): string | undefined {
+  const direct = env[name];
+  const file = env[`${name}_FILE`];
+  if (direct !== undefined && file !== undefined) {
+    throw new ConfigError(`${name} and ${name}_FILE are both set: set only one`);
+  }
+  if (file !== undefined) {
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError(`${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  return direct;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function durationSetting(env: Env, name: string, fallback: string): number {
+  const raw = env[name] ?? fallback;
+  const ms = parseDuration(raw);
+  if (ms === null) throw new ConfigError(`${name} must be a duration such as 90d, 24h, 30m or 90s, got "${raw}"`);
+  return ms;
+}
+
+/** Where the pepper comes from: the environment, or a file generated once in the data folder. */
+function loadPepper(env: Env, dataDir: string): Buffer {
+  const given = secret(env, 'CACHET_PEPPER');
+  if (given !== undefined) {
+    if (given.length < 32) throw new ConfigError('CACHET_PEPPER must be at least 32 characters long');
+    return Buffer.from(given, 'utf8');
+  }
+  const file = path.join(dataDir, 'pepper');
+  if (!existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    try {
+      // `wx`: if another instance created it first, we read theirs below.
+      writeFileSync(file, randomBytes(32).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new ConfigError(`CACHET_PEPPER: cannot create ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    }
+    chmodSync(file, 0o600);
+  }
+  const stored = readFileSync(file, 'utf8').trim();
+  if (stored.length < 32) throw new ConfigError(`CACHET_PEPPER: ${file} holds fewer than 32 characters`);
+  return Buffer.from(stored, 'utf8');
+}
+
+function parseCidrs(name: string, raw: string | undefined): string[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = invalidCidrs(list);
+  if (bad.length > 0) throw new ConfigError(`${name}: "${bad[0]}" is not an IPv4 or IPv6 CIDR`);
+  return list;
+}
+
+function databaseUrl(env: Env): string {
+  const url = secret(env, 'DATABASE_URL') ?? 'sqlite:./data/cachet.db';
+  if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(url)) {
+    throw new ConfigError('DATABASE_URL must start with sqlite: or postgres://');
+  }
+  return url;
+}
+
+/** Builds the configuration from environment variables (see README, "Configuration"). */
+export function loadConfig(env: Env = process.env): Config {
+  const dataDir = path.resolve(env.CACHET_DATA_DIR ?? './data');
+  const maxTtlRaw = env.CACHET_KEY_MAX_TTL ?? '90d';
+  const keyMaxTtlMs = maxTtlRaw === 'never' ? null : durationSetting(env, 'CACHET_KEY_MAX_TTL', '90d');
+  const ninetyDays = 90 * 24 * 3600 * 1000;
+  const timezone = env.CACHET_TIMEZONE ?? 'UTC';
+  if (!isValidTimeZone(timezone)) throw new ConfigError(`CACHET_TIMEZONE: "${timezone}" is not a known time zone`);
+  const host = env.HOST ?? '127.0.0.1';
+  if (host === '') throw new ConfigError('HOST must not be empty');
+  return {
+    port: integer(env, 'PORT', 8000, 0, 65535),
+    host,
+    databaseUrl: databaseUrl(env),
+    redisUrl: secret(env, 'REDIS_URL') ?? null,
+    dataDir,
+    pepper: loadPepper(env, dataDir),
+    trustedProxies: parseCidrs('CACHET_TRUSTED_PROXIES', env.CACHET_TRUSTED_PROXIES),
+    rateLimitDefault: integer(env, 'CACHET_RATE_LIMIT_DEFAULT', 300, 1, 1_000_000),
+    rateLimitAnonymous: integer(env, 'CACHET_RATE_LIMIT_ANONYMOUS', 300, 0, 1_000_000),
+    keyMaxTtlMs,
+    keyDefaultTtlMs: keyMaxTtlMs === null ? ninetyDays : Math.min(ninetyDays, keyMaxTtlMs),
+    timezone,
+    perPageMax: integer(env, 'CACHET_PER_PAGE_MAX', 1000, 1, 100_000),
+    keyRevisionPollMs: integer(env, 'CACHET_KEY_POLL_MS', 500, 50, 60_000),
+    logLevel: env.LOG_LEVEL ?? 'info',
+  };
+}

@@ -1,0 +1,39 @@
+/** One page of a list query, with its exact total, on either dialect. */
+import { sql, type SelectQueryBuilder } from 'kysely';
+import type { DB } from './schema.js';
+
+/** Which page, how large, and in which order. */
+export interface PageRequest {
+  page: number;
+  perPage: number;
+  /** A column name already checked against the list's allow-list, or null for the default order. */
+  sort: string | null;
+  direction: 'asc' | 'desc';
+}
+
+/**
+ * Runs `query` for one page and counts all matching rows. `table` qualifies the sort column;
+ * ties (and the default order) fall back to `id` so pages never overlap.
+ */
+export async function fetchPage<TB extends keyof DB, O>(
+  query: SelectQueryBuilder<DB, TB, O>,
+  table: TB,
+  page: PageRequest,
+  defaultOrder: { column: string; direction: 'asc' | 'desc' } = { column: 'id', direction: 'asc' },
+): Promise<{ total: number; rows: O[] }> {
+  const counted = await query
+    .clearSelect()
+    .clearOrderBy()
+    .select(sql<number>`count(*)`.as('total'))
+    .executeTakeFirst();
+  const total = Number((counted as { total?: number } | undefined)?.total ?? 0);
+  const column = page.sort ?? defaultOrder.column;
+  const direction = page.sort ? page.direction : defaultOrder.direction;
+  const rows = await query
+    .orderBy(sql.ref(`${String(table)}.${column}`), direction)
+    .orderBy(sql.ref(`${String(table)}.id`), direction)
+    .limit(page.perPage)
+    .offset((page.page - 1) * page.perPage)
+    .execute();
+  return { total, rows };
+}

@@ -1,0 +1,184 @@
+/** Table types: one interface per table, shared by both dialects (times are ISO-8601 UTC text, booleans 0/1, JSON as text). */
+import type { Generated } from 'kysely';
+
+export interface ApiKeyTable {
+  id: Generated<number>;
+  name: string;
+  prefix: string;
+  /** HMAC-SHA-256(pepper, token), hex. Unique. */
+  digest: string;
+  /** JSON list of scope strings. */
+  scopes: string;
+  purpose: string | null;
+  /** JSON list of CIDRs, or null for any address. */
+  allowed_ips: string | null;
+  /** JSON object resource → list of ids, or null for no resource limit. */
+  resources: string | null;
+  rate_limit: number | null;
+  expires_at: string | null;
+  revoked_at: string | null;
+  /** Who made the key: `cli`, `bootstrap`, `key:<id>`. */
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  last_used_at: string | null;
+  last_used_ip: string | null;
+}
+
+export interface KeyRevisionTable {
+  id: number;
+  revision: number;
+}
+
+export interface SettingTable {
+  name: string;
+  value: string;
+}
+
+export interface ComponentTable {
+  id: Generated<number>;
+  name: string;
+  description: string;
+  link: string;
+  status: number;
+  order: number;
+  group_id: number;
+  enabled: number;
+  meta: string | null;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+export interface ComponentTagTable {
+  component_id: number;
+  slug: string;
+  name: string;
+}
+
+export interface ComponentGroupTable {
+  id: Generated<number>;
+  name: string;
+  order: number;
+  collapsed: number;
+  visible: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface IncidentTable {
+  id: Generated<number>;
+  /** 0 when the incident names no component. */
+  component_id: number;
+  name: string;
+  status: number;
+  visible: number;
+  stickied: number;
+  notifications: number;
+  message: string;
+  /** Cachet's author field; API-key callers are not users, so it stays null (the audit trail names the key). */
+  user_id: number | null;
+  occurred_at: string;
+  /** JSON object, or null. */
+  meta: string | null;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+export interface IncidentUpdateTable {
+  id: Generated<number>;
+  incident_id: number;
+  status: number;
+  message: string;
+  user_id: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface IncidentTemplateTable {
+  id: Generated<number>;
+  name: string;
+  slug: string;
+  template: string;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+export interface MetricTable {
+  id: Generated<number>;
+  name: string;
+  suffix: string;
+  description: string;
+  default_value: number;
+  calc_type: number;
+  display_chart: number;
+  places: number;
+  default_view: number;
+  threshold: number;
+  order: number;
+  visible: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MetricPointTable {
+  id: Generated<number>;
+  metric_id: number;
+  value: number;
+  counter: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ScheduleTable {
+  id: Generated<number>;
+  name: string;
+  message: string;
+  status: number;
+  scheduled_at: string;
+  completed_at: string | null;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+export interface SubscriberTable {
+  id: Generated<number>;
+  email: string;
+  /** Random code for the (future) verification link; never returned by the API. */
+  verify_code: string;
+  phone_number: string | null;
+  slack_webhook_url: string | null;
+  global: number;
+  verified_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SubscriptionTable {
+  id: Generated<number>;
+  subscriber_id: number;
+  component_id: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Every table, as Kysely sees it. */
+export interface DB {
+  api_keys: ApiKeyTable;
+  key_revision: KeyRevisionTable;
+  settings: SettingTable;
+  components: ComponentTable;
+  component_tags: ComponentTagTable;
+  component_groups: ComponentGroupTable;
+  incidents: IncidentTable;
+  incident_updates: IncidentUpdateTable;
+  incident_templates: IncidentTemplateTable;
+  metrics: MetricTable;
+  metric_points: MetricPointTable;
+  schedules: ScheduleTable;
+  subscribers: SubscriberTable;
+  subscriptions: SubscriptionTable;
+}

@@ -1,0 +1,107 @@
+/** Storage of components and their tags. Deleted components are kept (soft delete), as Cachet does. */
+import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { Executor } from '../../db/database.js';
+import { fetchPage, type PageRequest } from '../../db/paging.js';
+import type { ComponentTable } from '../../db/schema.js';
+
+export type ComponentRow = Selectable<ComponentTable>;
+
+/** Exact-match filters a component list accepts. */
+export interface ComponentFilters {
+  id?: number;
+  name?: string;
+  status?: number;
+  order?: number;
+  group_id?: number;
+  enabled?: boolean;
+  /** Any of these tag slugs. */
+  tags?: string[];
+}
+
+export function createComponentsRepo() {
+  return {
+    async list(db: Executor, filters: ComponentFilters, page: PageRequest) {
+      let query = db.selectFrom('components').selectAll('components').where('components.deleted_at', 'is', null);
+      if (filters.id !== undefined) query = query.where('components.id', '=', filters.id);
+      if (filters.name !== undefined) query = query.where('components.name', '=', filters.name);
+      if (filters.status !== undefined) query = query.where('components.status', '=', filters.status);
+      if (filters.order !== undefined) query = query.where('components.order', '=', filters.order);
+      if (filters.group_id !== undefined) query = query.where('components.group_id', '=', filters.group_id);
+      if (filters.enabled !== undefined) query = query.where('components.enabled', '=', filters.enabled ? 1 : 0);
+      if (filters.tags !== undefined) {
+        const slugs = filters.tags;
+        query = query.where('components.id', 'in', (eb) => eb.selectFrom('component_tags').select('component_id').where('slug', 'in', slugs.length > 0 ? slugs : ['']));
+      }
+      return fetchPage(query, 'components', page);
+    },
+
+    async find(db: Executor, id: number): Promise<ComponentRow | undefined> {
+      return db.selectFrom('components').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+    },
+
+    /** Enabled, live components of the given groups, in display order. */
+    async enabledInGroups(db: Executor, groupIds: number[]): Promise<ComponentRow[]> {
+      if (groupIds.length === 0) return [];
+      return db
+        .selectFrom('components')
+        .selectAll()
+        .where('group_id', 'in', groupIds)
+        .where('enabled', '=', 1)
+        .where('deleted_at', 'is', null)
+        .orderBy('order', 'asc')
+        .orderBy('id', 'asc')
+        .execute();
+    },
+
+    /** Enabled, live components with the visibility of their group (null when ungrouped or the group is gone). */
+    async enabledWithGroupVisibility(db: Executor): Promise<Array<{ status: number; group_visible: number | null }>> {
+      return db
+        .selectFrom('components')
+        .leftJoin('component_groups', 'component_groups.id', 'components.group_id')
+        .select(['components.status as status', 'component_groups.visible as group_visible'])
+        .where('components.enabled', '=', 1)
+        .where('components.deleted_at', 'is', null)
+        .execute();
+    },
+
+    async insert(db: Executor, row: Insertable<ComponentTable>): Promise<ComponentRow> {
+      return db.insertInto('components').values(row).returningAll().executeTakeFirstOrThrow();
+    },
+
+    async update(db: Executor, id: number, changes: Updateable<ComponentTable>): Promise<ComponentRow> {
+      return db.updateTable('components').set(changes).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+    },
+
+    async softDelete(db: Executor, id: number, at: string): Promise<void> {
+      await db.deleteFrom('component_tags').where('component_id', '=', id).execute();
+      await db.updateTable('components').set({ deleted_at: at, updated_at: at }).where('id', '=', id).execute();
+    },
+
+    /** Moves the components of a deleted group out of it. */
+    async ungroup(db: Executor, groupId: number, at: string): Promise<void> {
+      await db.updateTable('components').set({ group_id: 0, updated_at: at }).where('group_id', '=', groupId).execute();
+    },
+
+    /** Tags of each component, as `{slug: name}`. */
+    async tagsOf(db: Executor, ids: number[]): Promise<Map<number, Record<string, string>>> {
+      const out = new Map<number, Record<string, string>>();
+      if (ids.length === 0) return out;
+      const rows = await db.selectFrom('component_tags').selectAll().where('component_id', 'in', ids).orderBy('slug').execute();
+      for (const row of rows) {
+        const tags = out.get(row.component_id) ?? {};
+        tags[row.slug] = row.name;
+        out.set(row.component_id, tags);
+      }
+      return out;
+    },
+
+    async replaceTags(db: Executor, id: number, tags: Array<{ slug: string; name: string }>): Promise<void> {
+      await db.deleteFrom('component_tags').where('component_id', '=', id).execute();
+      if (tags.length > 0) {
+        await db.insertInto('component_tags').values(tags.map((t) => ({ component_id: id, slug: t.slug, name: t.name }))).execute();
+      }
+    },
+  };
+}
+
+export type ComponentsRepo = ReturnType<typeof createComponentsRepo>;

@@ -1,0 +1,70 @@
+/** Storage of API keys. Holds digests and display prefixes only: nothing that can recover a token. */
+import type { Insertable, Selectable } from 'kysely';
+import type { Executor } from '../../db/database.js';
+import type { ApiKeyTable } from '../../db/schema.js';
+
+export type ApiKeyRow = Selectable<ApiKeyTable>;
+
+export function createKeysRepo() {
+  return {
+    async findByDigest(db: Executor, digest: string): Promise<ApiKeyRow | undefined> {
+      return db.selectFrom('api_keys').selectAll().where('digest', '=', digest).executeTakeFirst();
+    },
+
+    async findById(db: Executor, id: number): Promise<ApiKeyRow | undefined> {
+      return db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+    },
+
+    async list(db: Executor): Promise<ApiKeyRow[]> {
+      return db.selectFrom('api_keys').selectAll().orderBy('id', 'asc').execute();
+    },
+
+    async count(db: Executor): Promise<number> {
+      const row = await db.selectFrom('api_keys').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+
+    async insert(db: Executor, row: Insertable<ApiKeyTable>): Promise<ApiKeyRow> {
+      return db.insertInto('api_keys').values(row).returningAll().executeTakeFirstOrThrow();
+    },
+
+    async markRevoked(db: Executor, id: number, at: string): Promise<ApiKeyRow | undefined> {
+      return db
+        .updateTable('api_keys')
+        .set({ revoked_at: at, updated_at: at })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .returningAll()
+        .executeTakeFirst();
+    },
+
+    /** Records last use in one statement per key; called in batches, off the request path. */
+    async recordUse(db: Executor, id: number, at: string, ip: string): Promise<void> {
+      await db.updateTable('api_keys').set({ last_used_at: at, last_used_ip: ip }).where('id', '=', id).execute();
+    },
+
+    /** Bumped in the transaction of every change that alters what a key may do, so every instance drops its cache. */
+    async bumpRevision(db: Executor): Promise<void> {
+      await db.updateTable('key_revision').set((eb) => ({ revision: eb('revision', '+', 1) })).where('id', '=', 1).execute();
+    },
+
+    async revision(db: Executor): Promise<number> {
+      const row = await db.selectFrom('key_revision').select('revision').where('id', '=', 1).executeTakeFirst();
+      return row?.revision ?? 0;
+    },
+
+    /**
+     * Serialises bootstrap across instances: the upsert takes a row lock (PostgreSQL) or the write
+     * lock (SQLite) that the second starter waits on, so it then sees the first one's key.
+     */
+    async lockBootstrap(db: Executor, at: string): Promise<void> {
+      await db
+        .insertInto('settings')
+        .values({ name: 'bootstrap_lock', value: at })
+        .onConflict((oc) => oc.column('name').doUpdateSet({ value: at }))
+        .execute();
+    },
+  };
+}
+
+export type KeysRepo = ReturnType<typeof createKeysRepo>;

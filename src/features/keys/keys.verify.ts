@@ -1,0 +1,109 @@
+/**
+ * The key verification path (DESIGN.md §2): digest → LRU cache → store. A known key costs no query.
+ * Every change that alters what a key may do bumps `key_revision` in its transaction; each instance
+ * polls that one row and drops its caches when it moves, so revocation made anywhere (another
+ * instance, the CLI on the database) takes effect within one poll interval.
+ */
+import type { Kysely } from 'kysely';
+import { LRUCache } from 'lru-cache';
+import type { DB } from '../../db/schema.js';
+import type { KeyPrincipal, VerifyKey } from '../../http/access.js';
+import { blockListOf } from '../../infra/cidr.js';
+import { keyDigest } from '../../infra/crypto.js';
+import type { ApiKeyRow, KeysRepo } from './keys.repo.js';
+
+interface CachedKey {
+  principal: KeyPrincipal;
+  expiresAt: number | null;
+  revoked: boolean;
+}
+
+export interface KeyVerifierOptions {
+  db: Kysely<DB>;
+  repo: KeysRepo;
+  pepper: Buffer;
+  /** Most keys held in memory (and, separately, most unknown digests remembered). */
+  maxEntries?: number;
+}
+
+function toCached(row: ApiKeyRow): CachedKey {
+  const allowed = row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]);
+  return {
+    principal: {
+      id: row.id,
+      name: row.name,
+      prefix: row.prefix,
+      scopes: JSON.parse(row.scopes) as string[],
+      allowedIps: allowed ? blockListOf(allowed) : null,
+      rateLimit: row.rate_limit,
+    },
+    expiresAt: row.expires_at === null ? null : Date.parse(row.expires_at),
+    revoked: row.revoked_at !== null,
+  };
+}
+
+export function createKeyVerifier({ db, repo, pepper, maxEntries = 10_000 }: KeyVerifierOptions) {
+  const known = new LRUCache<string, CachedKey>({ max: maxEntries });
+  const unknown = new LRUCache<string, true>({ max: maxEntries });
+  let revision: number | null = null;
+  // Bumped on every invalidation: a lookup that began before one must not fill the cache after it.
+  let generation = 0;
+  let timer: NodeJS.Timeout | null = null;
+
+  function invalidate(): void {
+    generation += 1;
+    known.clear();
+    unknown.clear();
+  }
+
+  async function lookup(digest: string): Promise<CachedKey | null> {
+    const cached = known.get(digest);
+    if (cached) return cached;
+    if (unknown.has(digest)) return null;
+    const started = generation;
+    const row = await repo.findByDigest(db, digest);
+    const entry = row ? toCached(row) : null;
+    if (started === generation) {
+      if (entry) known.set(digest, entry);
+      else unknown.set(digest, true);
+    }
+    return entry;
+  }
+
+  const verify: VerifyKey = async (token, now) => {
+    const entry = await lookup(keyDigest(pepper, token));
+    if (!entry) return { ok: false, reason: 'unknown' };
+    if (entry.revoked) return { ok: false, reason: 'revoked' };
+    if (entry.expiresAt !== null && now.getTime() >= entry.expiresAt) return { ok: false, reason: 'expired' };
+    return { ok: true, key: entry.principal };
+  };
+
+  /** Reads the revision row and drops the caches if it moved. */
+  async function refresh(): Promise<void> {
+    const current = await repo.revision(db);
+    if (current !== revision) {
+      revision = current;
+      invalidate();
+    }
+  }
+
+  return {
+    verify,
+    refresh,
+    invalidate,
+    /** Polls for key changes every `intervalMs` until `stop()`. */
+    async start(intervalMs: number, onError: (err: unknown) => void): Promise<void> {
+      await refresh();
+      timer = setInterval(() => refresh().catch(onError), intervalMs);
+      timer.unref();
+    },
+    stop(): void {
+      if (timer) clearInterval(timer);
+      timer = null;
+    },
+    /** Entries held, for tests and benchmarks. */
+    size: () => known.size,
+  };
+}
+
+export type KeyVerifier = ReturnType<typeof createKeyVerifier>;

@@ -1,0 +1,45 @@
+/** What a route declares about who may call it; every `/api` route must declare this (deny by default). */
+import type { BlockList } from 'node:net';
+import type { Scope } from './scopes.js';
+
+/** The access rule a route carries in its `config.access`. */
+export interface RouteAccess {
+  /** Scope a key needs for this route; `public` routes (ping, version, status) need none. */
+  scope: Scope | 'public';
+  /** When true, a caller without a key is served the guest view instead of a 401. */
+  guest?: boolean;
+  /** Audit action, `<resource>.<verb>` (e.g. `components.update`). */
+  action: string;
+}
+
+/** A verified API key, as the request pipeline sees it. Holds no secret. */
+export interface KeyPrincipal {
+  id: number;
+  name: string;
+  prefix: string;
+  scopes: readonly string[];
+  /** Addresses the key may be used from; null for any. */
+  allowedIps: BlockList | null;
+  /** Requests per minute; null for the server default. */
+  rateLimit: number | null;
+}
+
+/** Who is making a request. */
+export type Principal = { type: 'anonymous' } | { type: 'key'; key: KeyPrincipal };
+
+/** Why a presented token was refused. */
+export type KeyRefusal = 'unknown' | 'expired' | 'revoked';
+
+/** Looks a token up (cache, then store) and checks its state at `now`. */
+export type VerifyKey = (token: string, now: Date) => Promise<{ ok: true; key: KeyPrincipal } | { ok: false; reason: KeyRefusal }>;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: RouteAccess;
+  }
+  interface FastifyRequest {
+    principal: Principal;
+    /** Client address as resolved through CACHET_TRUSTED_PROXIES, v4-mapped addresses normalised. */
+    clientIp: string;
+  }
+}

@@ -1,0 +1,127 @@
+/** Composition root: config → logger → db → deps → buildApp → listen, and the bootstrap key. */
+import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { buildApp, type AppDeps } from './app.js';
+import type { Config } from './config.js';
+import { openDatabase, type Database } from './db/database.js';
+import { migrateToLatest } from './db/migrate.js';
+import { createComponentGroupsRepo } from './features/component-groups/component-groups.repo.js';
+import { createComponentGroupsService } from './features/component-groups/component-groups.service.js';
+import { createComponentsRepo } from './features/components/components.repo.js';
+import { createComponentsService } from './features/components/components.service.js';
+import { createKeysRepo } from './features/keys/keys.repo.js';
+import { createKeysService, type KeysService } from './features/keys/keys.service.js';
+import { createUsageRecorder } from './features/keys/keys.usage.js';
+import { createKeyVerifier, type KeyVerifier } from './features/keys/keys.verify.js';
+import { createSystemService } from './features/system/system.service.js';
+import type { ApiApp } from './http/app-types.js';
+import { systemClock, type Clock } from './infra/clock.js';
+
+/** This package's version. */
+export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Opens the configured database and brings its schema up to date. */
+export async function openMigratedDatabase(config: Pick<Config, 'databaseUrl'>): Promise<Database> {
+  const database = openDatabase(config.databaseUrl);
+  try {
+    await migrateToLatest(database);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  return database;
+}
+
+/** The keys service over a database, for the server and the CLI alike. */
+export function keysServiceFor(database: Database, config: Config, clock: Clock = systemClock): KeysService {
+  return createKeysService({
+    db: database.db,
+    repo: createKeysRepo(),
+    pepper: config.pepper,
+    clock,
+    keyMaxTtlMs: config.keyMaxTtlMs,
+    keyDefaultTtlMs: config.keyDefaultTtlMs,
+  });
+}
+
+/** A running application with the background work it owns. */
+export interface Server {
+  app: ApiApp;
+  keys: KeysService;
+  verifier: KeyVerifier;
+  /** Stops background work, writes pending key usage, closes HTTP (the database is the caller's). */
+  close(): Promise<void>;
+}
+
+/** Builds the deps and the app over an open, migrated database. */
+export async function createServer(config: Config, logger: Logger, database: Database, clock: Clock = systemClock): Promise<Server> {
+  const keysRepo = createKeysRepo();
+  const verifier = createKeyVerifier({ db: database.db, repo: keysRepo, pepper: config.pepper });
+  const usage = createUsageRecorder({ db: database.db, repo: keysRepo });
+  const componentsRepo = createComponentsRepo();
+  const components = createComponentsService({ repo: componentsRepo, clock });
+  const deps: AppDeps = {
+    version: VERSION,
+    config,
+    logger,
+    database,
+    clock,
+    verifyKey: verifier.verify,
+    recordKeyUse: usage.record,
+    components,
+    componentGroups: createComponentGroupsService({ repo: createComponentGroupsRepo(), componentsRepo, components, clock }),
+    system: createSystemService({ componentsRepo }),
+  };
+  const app = await buildApp(deps);
+  const onError = (err: unknown) => logger.error({ err }, 'background key task failed');
+  await verifier.start(config.keyRevisionPollMs, onError);
+  usage.start(10_000, onError);
+  return {
+    app,
+    keys: keysServiceFor(database, config, clock),
+    verifier,
+    async close() {
+      verifier.stop();
+      await app.close();
+      await usage.stop();
+    },
+  };
+}
+
+/** Writes a token to a file only its owner can read, atomically. */
+export function writeSecretFile(file: string, token: string): void {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, token + '\n', { mode: 0o600 });
+  chmodSync(temporary, 0o600);
+  renameSync(temporary, file);
+}
+
+/**
+ * `cachet serve`: migrate, create the bootstrap key on an empty database, listen.
+ * The token goes to `<data>/bootstrap-key` and, only on a terminal, to stdout; logs name the file.
+ */
+export async function serve(config: Config, logger: Logger): Promise<{ close(): Promise<void>; address: string }> {
+  const database = await openMigratedDatabase(config);
+  const server = await createServer(config, logger, database);
+  const bootstrap = await server.keys.bootstrap();
+  if (bootstrap) {
+    const file = path.join(config.dataDir, 'bootstrap-key');
+    writeSecretFile(file, bootstrap.token);
+    logger.info({ file, keyId: bootstrap.key.id, expiresAt: bootstrap.key.expires_at }, 'created a bootstrap API key (scope *, 24 h); its token is in the file');
+    if (process.stdout.isTTY) {
+      process.stdout.write(`\nBootstrap API key (shown once, also in ${file}):\n\n  ${bootstrap.token}\n\n`);
+    }
+  }
+  const address = await server.app.listen({ port: config.port, host: config.host });
+  let closing: Promise<void> | null = null;
+  return {
+    address,
+    close() {
+      closing ??= server.close().finally(() => database.close());
+      return closing;
+    },
+  };
+}

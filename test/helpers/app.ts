@@ -1,0 +1,91 @@
+/** Starts the real application on a fresh database for one test suite, and drives it with inject(). */
+import { randomBytes } from 'node:crypto';
+import type { TestContext } from 'node:test';
+import type { LightMyRequestResponse } from 'fastify';
+import type { Config } from '../../src/config.js';
+import type { Database, Dialect } from '../../src/db/database.js';
+import type { Scope } from '../../src/http/scopes.js';
+import { fixedClock } from '../../src/infra/clock.js';
+import { createLogger } from '../../src/logger.js';
+import { createServer, type Server } from '../../src/main.js';
+import { freshDatabase } from './dialects.js';
+
+/** A configuration for tests: no files, fixed pepper, UTC. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return {
+    port: 0,
+    host: '127.0.0.1',
+    databaseUrl: 'sqlite::memory:',
+    redisUrl: null,
+    dataDir: '/nonexistent',
+    pepper: Buffer.from('test-pepper-test-pepper-test-pepper-0123'),
+    trustedProxies: [],
+    rateLimitDefault: 300,
+    rateLimitAnonymous: 300,
+    keyMaxTtlMs: 90 * 86_400_000,
+    keyDefaultTtlMs: 90 * 86_400_000,
+    timezone: 'UTC',
+    perPageMax: 1000,
+    keyRevisionPollMs: 50,
+    logLevel: 'silent',
+    ...overrides,
+  };
+}
+
+export interface TestApp {
+  server: Server;
+  database: Database;
+  dialect: Dialect;
+  clock: ReturnType<typeof fixedClock>;
+  /** Creates a key with `scopes` and returns its token. */
+  key(scopes: readonly (Scope | string)[], extra?: { expires?: string; allowedIps?: string[] }): Promise<string>;
+  /** Sends a request; `token` goes in X-Cachet-Token; `body` objects are sent as JSON. */
+  request(options: { method?: string; url: string; token?: string; body?: unknown; headers?: Record<string, string>; query?: Record<string, string> }): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+/** Builds the app on a fresh `dialect` database; the suite closes it in `after`. */
+export async function buildTestApp(dialect: Dialect, overrides: Partial<Config> = {}): Promise<TestApp> {
+  const database = await freshDatabase(dialect);
+  const clock = fixedClock(new Date('2026-11-25T12:00:00Z'));
+  const config = testConfig(overrides);
+  const server = await createServer(config, createLogger('silent'), database, clock);
+  await server.app.ready();
+  let closed = false;
+  const testApp: TestApp = {
+    server,
+    database,
+    dialect,
+    clock,
+    async key(scopes, extra = {}) {
+      const created = await server.keys.create({ name: `test-${randomBytes(3).toString('hex')}`, scopes, createdBy: 'cli', ...extra });
+      if (!created.ok) throw new Error(created.error);
+      return created.token;
+    },
+    request({ method = 'GET', url, token, body, headers = {}, query }) {
+      const allHeaders: Record<string, string> = { accept: 'application/json', ...headers };
+      if (token !== undefined) allHeaders['x-cachet-token'] = token;
+      return server.app.inject({
+        method: method as 'GET',
+        url,
+        headers: allHeaders,
+        ...(query ? { query } : {}),
+        ...(body === undefined ? {} : typeof body === 'string' ? { payload: body } : { payload: body as object }),
+      });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await server.close();
+      await database.close();
+    },
+  };
+  return testApp;
+}
+
+/** Parsed JSON body of a response. */
+export function json<T = any>(response: LightMyRequestResponse): T {
+  return JSON.parse(response.body) as T;
+}
+
+export type { TestContext };
