@@ -12,13 +12,28 @@ import { componentGroupsRoutes } from './features/component-groups/component-gro
 import type { ComponentGroupsService } from './features/component-groups/component-groups.service.js';
 import { componentsRoutes } from './features/components/components.routes.js';
 import type { ComponentsService } from './features/components/components.service.js';
+import { incidentTemplatesRoutes } from './features/incident-templates/incident-templates.routes.js';
+import type { IncidentTemplatesService } from './features/incident-templates/incident-templates.service.js';
+import { incidentUpdatesRoutes } from './features/incidents/incident-updates.routes.js';
+import type { IncidentUpdatesService } from './features/incidents/incident-updates.service.js';
+import { incidentsRoutes } from './features/incidents/incidents.routes.js';
+import type { IncidentsService } from './features/incidents/incidents.service.js';
+import { metricPointsRoutes } from './features/metrics/metric-points.routes.js';
+import type { MetricPointsService } from './features/metrics/metric-points.service.js';
+import { metricsRoutes } from './features/metrics/metrics.routes.js';
+import type { MetricsService } from './features/metrics/metrics.service.js';
+import { schedulesRoutes } from './features/schedules/schedules.routes.js';
+import type { SchedulesService } from './features/schedules/schedules.service.js';
+import { subscribersRoutes } from './features/subscribers/subscribers.routes.js';
+import type { SubscribersService } from './features/subscribers/subscribers.service.js';
 import { systemRoutes } from './features/system/system.routes.js';
 import type { SystemService } from './features/system/system.service.js';
 import { acceptsJson } from './http/accept.js';
-import type { VerifyKey } from './http/access.js';
+import type { RouteAccess, VerifyKey } from './http/access.js';
 import type { ApiApp } from './http/app-types.js';
 import { createAuthHook, normaliseAddress } from './http/auth.js';
 import { AppError, errorEnvelope } from './http/errors.js';
+import { rejectNonFiniteNumbers } from './http/finite.js';
 import { createInputHook } from './http/input.js';
 import { registerOpenApi } from './http/openapi.js';
 import { requestTimeZone } from './http/request-context.js';
@@ -42,16 +57,42 @@ export interface AppDeps {
   transactionJoiners?: TransactionJoiner[];
   components: ComponentsService;
   componentGroups: ComponentGroupsService;
+  incidents: IncidentsService;
+  incidentUpdates: IncidentUpdatesService;
+  incidentTemplates: IncidentTemplatesService;
+  metrics: MetricsService;
+  metricPoints: MetricPointsService;
+  schedules: SchedulesService;
+  subscribers: SubscribersService;
   system: SystemService;
 }
 
-/** Route patterns by method, for telling a 405 from a 404. */
+/** One registered API route and the access rule it declared. */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  access: RouteAccess | undefined;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every registered route with its declared access rule (the security tests walk it). */
+    routeTable: readonly RouteEntry[];
+  }
+}
+
+/** Route patterns by method, for telling a 405 from a 404, and the route table. */
 function createRouteIndex() {
   const patterns: Array<{ method: string; regex: RegExp }> = [];
+  const table: RouteEntry[] = [];
   return {
-    add(method: string | string[], url: string) {
+    table,
+    add(method: string | string[], url: string, access: RouteAccess | undefined) {
       const source = url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\/:[^/]+/g, '/[^/]+');
-      for (const m of [method].flat()) patterns.push({ method: m, regex: new RegExp(`^${source}/?$`) });
+      for (const m of [method].flat()) {
+        patterns.push({ method: m, regex: new RegExp(`^${source}/?$`) });
+        table.push({ method: m, url, access });
+      }
     },
     allowed(path: string): string[] {
       return [...new Set(patterns.filter((p) => p.regex.test(path)).map((p) => p.method))];
@@ -78,11 +119,12 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
 
   // Deny by default: an /api route that does not declare its access rule stops start-up.
   const routes = createRouteIndex();
+  app.decorate('routeTable', routes.table);
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/api') && !route.config?.access) {
       throw new Error(`route ${String(route.method)} ${route.url} declares no access scope`);
     }
-    routes.add(route.method, route.url);
+    routes.add(route.method, route.url, route.config?.access);
   });
 
   await app.register(formbody);
@@ -102,6 +144,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     request.timeZone = requestTimeZone(request.headers, config.timezone);
   });
   app.addHook('preValidation', createInputHook(BODY_LIMIT));
+  app.addHook('preHandler', rejectNonFiniteNumbers);
   app.addHook('onResponse', async (request, reply) => {
     const principal = request.principal;
     request.log.info(
@@ -146,6 +189,13 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
 
   systemRoutes(app, { ...shared, system: deps.system, version: deps.version });
   componentsRoutes(app, { ...shared, components: deps.components });
+  incidentsRoutes(app, { ...shared, incidents: deps.incidents });
+  incidentUpdatesRoutes(app, { ...shared, updates: deps.incidentUpdates });
+  incidentTemplatesRoutes(app, { ...shared, templates: deps.incidentTemplates });
+  metricsRoutes(app, { ...shared, metrics: deps.metrics });
+  metricPointsRoutes(app, { ...shared, metricPoints: deps.metricPoints });
+  schedulesRoutes(app, { ...shared, schedules: deps.schedules });
+  subscribersRoutes(app, { ...shared, subscribers: deps.subscribers });
   componentGroupsRoutes(app, { ...shared, groups: deps.componentGroups });
 
   return app;

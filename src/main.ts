@@ -11,10 +11,25 @@ import { createComponentGroupsRepo } from './features/component-groups/component
 import { createComponentGroupsService } from './features/component-groups/component-groups.service.js';
 import { createComponentsRepo } from './features/components/components.repo.js';
 import { createComponentsService } from './features/components/components.service.js';
+import { createTemplateEngine } from './features/incident-templates/incident-templates.render.js';
+import { createIncidentTemplatesRepo } from './features/incident-templates/incident-templates.repo.js';
+import { createIncidentTemplatesService } from './features/incident-templates/incident-templates.service.js';
+import { createIncidentUpdatesRepo } from './features/incidents/incident-updates.repo.js';
+import { createIncidentUpdatesService } from './features/incidents/incident-updates.service.js';
+import { createIncidentsRepo } from './features/incidents/incidents.repo.js';
+import { createIncidentsService } from './features/incidents/incidents.service.js';
+import { createSubscribersRepo } from './features/subscribers/subscribers.repo.js';
+import { createSubscribersService } from './features/subscribers/subscribers.service.js';
 import { createKeysRepo } from './features/keys/keys.repo.js';
 import { createKeysService, type KeysService } from './features/keys/keys.service.js';
 import { createUsageRecorder } from './features/keys/keys.usage.js';
 import { createKeyVerifier, type KeyVerifier } from './features/keys/keys.verify.js';
+import { createMetricPointsRepo } from './features/metrics/metric-points.repo.js';
+import { createMetricPointsService } from './features/metrics/metric-points.service.js';
+import { createMetricsRepo } from './features/metrics/metrics.repo.js';
+import { createMetricsService } from './features/metrics/metrics.service.js';
+import { createSchedulesRepo } from './features/schedules/schedules.repo.js';
+import { createSchedulesService } from './features/schedules/schedules.service.js';
 import { createSystemService } from './features/system/system.service.js';
 import type { ApiApp } from './http/app-types.js';
 import { systemClock, type Clock } from './infra/clock.js';
@@ -51,6 +66,8 @@ export interface Server {
   app: ApiApp;
   keys: KeysService;
   verifier: KeyVerifier;
+  /** Writes pending `last_used_*` updates now (they are otherwise batched). */
+  flushKeyUsage(): Promise<void>;
   /** Stops background work, writes pending key usage, closes HTTP (the database is the caller's). */
   close(): Promise<void>;
 }
@@ -62,6 +79,11 @@ export async function createServer(config: Config, logger: Logger, database: Dat
   const usage = createUsageRecorder({ db: database.db, repo: keysRepo });
   const componentsRepo = createComponentsRepo();
   const components = createComponentsService({ repo: componentsRepo, clock });
+  const incidentsRepo = createIncidentsRepo();
+  const incidentUpdatesRepo = createIncidentUpdatesRepo();
+  const incidentTemplates = createIncidentTemplatesService({ repo: createIncidentTemplatesRepo(), engine: createTemplateEngine(), clock });
+  const metricsRepo = createMetricsRepo();
+  const metricPointsRepo = createMetricPointsRepo();
   const deps: AppDeps = {
     version: VERSION,
     config,
@@ -72,7 +94,14 @@ export async function createServer(config: Config, logger: Logger, database: Dat
     recordKeyUse: usage.record,
     components,
     componentGroups: createComponentGroupsService({ repo: createComponentGroupsRepo(), componentsRepo, components, clock }),
-    system: createSystemService({ componentsRepo }),
+    metrics: createMetricsService({ repo: metricsRepo, pointsRepo: metricPointsRepo, clock }),
+    metricPoints: createMetricPointsService({ repo: metricPointsRepo, metricsRepo, clock }),
+    schedules: createSchedulesService({ repo: createSchedulesRepo(), clock }),
+    incidents: createIncidentsService({ repo: incidentsRepo, updatesRepo: incidentUpdatesRepo, componentsRepo, templates: incidentTemplates, clock }),
+    incidentUpdates: createIncidentUpdatesService({ repo: incidentUpdatesRepo, incidentsRepo, clock }),
+    incidentTemplates,
+    system: createSystemService({ componentsRepo, unresolvedIncidents: incidentsRepo.countUnresolved }),
+    subscribers: createSubscribersService({ repo: createSubscribersRepo(), clock }),
   };
   const app = await buildApp(deps);
   const onError = (err: unknown) => logger.error({ err }, 'background key task failed');
@@ -82,6 +111,7 @@ export async function createServer(config: Config, logger: Logger, database: Dat
     app,
     keys: keysServiceFor(database, config, clock),
     verifier,
+    flushKeyUsage: () => usage.flush(),
     async close() {
       verifier.stop();
       await app.close();

@@ -17,7 +17,8 @@ function provider(database: Database): MigrationProvider {
 
 /** Brings the schema up to date; returns the names of the migrations it applied. */
 export async function migrateToLatest(database: Database): Promise<string[]> {
-  const migrator = new Migrator({ db: database.db, provider: provider(database) });
+  // Kysely's introspection sees every schema; name ours so a lock table elsewhere is not mistaken for it.
+  const migrator = new Migrator({ db: database.db, provider: provider(database), ...(database.schema ? { migrationTableSchema: database.schema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');

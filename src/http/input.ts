@@ -30,11 +30,20 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** True when any string inside `value` holds a NUL character (PostgreSQL text cannot store one). */
+function containsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(containsNul);
+  if (isPlainObject(value)) return Object.entries(value).some(([k, v]) => k.includes('\u0000') || containsNul(v));
+  return false;
+}
+
 /** Drops `null` fields (Cachet leaves a field unchanged when it is null) and coerces booleans named by the schema. */
 function normalise(input: Record<string, unknown>, schema: JsonSchemaLike | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(input)) {
     if (value === null) continue;
+    if (containsNul(value)) throw new AppError(400, undefined, [`The ${name.replace(/_/g, ' ')} must not contain NUL characters.`]);
     const property = schema?.properties?.[name];
     out[name] = property?.type === 'boolean' ? coerceBoolean(value) : value;
   }
@@ -98,6 +107,7 @@ export function createInputHook(bodyLimit: number) {
     if (body !== undefined && body !== null && !isPlainObject(body)) {
       throw new AppError(400, 'The request body must be a JSON object.');
     }
-    request.body = normalise({ ...query, ...(body ?? {}) }, schema?.body);
+    // Form bodies name lists as PHP does (`components[]=1&components[]=3`), so fold them like the query.
+    request.body = normalise({ ...query, ...queryObject(body) }, schema?.body);
   };
 }

@@ -11,8 +11,9 @@ export function parseCidr(text: string): { address: string; prefix: number; fami
   if (version === 0) return null;
   const max = version === 6 ? 128 : 32;
   if (bits !== undefined && !/^\d{1,3}$/.test(bits)) return null;
-  const prefix = bits === undefined ? max : Number(bits);
-  if (prefix > max) return null;
+  // A v4-mapped CIDR (`::ffff:10.0.0.0/104`) counts its prefix over the 128-bit form.
+  const prefix = bits === undefined ? max : Number(bits) - (mapped ? 96 : 0);
+  if (prefix < 0 || prefix > max) return null;
   return { address, prefix, family: version === 6 ? 'ipv6' : 'ipv4' };
 }
 

@@ -1,5 +1,5 @@
 /** Incidents, incident updates and templates, metrics and points, schedules, subscribers and subscriptions. */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Dialect } from '../database.js';
 import { floatType, withId } from './helpers.js';
 
@@ -41,7 +41,8 @@ export function statusContent(dialect: Dialect) {
         .addColumn('updated_at', 'text', (c) => c.notNull())
         .addColumn('deleted_at', 'text')
         .execute();
-      await db.schema.createIndex('incident_templates_slug').on('incident_templates').column('slug').execute();
+      // One live template per slug (incidents name templates by slug); deleted ones may share it.
+      await db.schema.createIndex('incident_templates_slug').on('incident_templates').column('slug').unique().where(sql.ref('deleted_at'), 'is', null).execute();
 
       await withId(db.schema.createTable('metrics'), dialect)
         .addColumn('name', 'text', (c) => c.notNull())

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { loadConfig } from '../../src/config.js';
+
+function withDir<T>(work: (dir: string) => T): T {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cachet-config-'));
+  try {
+    return work(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('configuration', () => {
+  it('uses the documented defaults', () =>
+    withDir((dir) => {
+      const config = loadConfig({ CACHET_DATA_DIR: dir });
+      assert.equal(config.port, 8000);
+      assert.equal(config.host, '127.0.0.1');
+      assert.equal(config.databaseUrl, 'sqlite:./data/cachet.db');
+      assert.equal(config.redisUrl, null);
+      assert.equal(config.rateLimitDefault, 300);
+      assert.equal(config.rateLimitAnonymous, 300);
+      assert.equal(config.keyMaxTtlMs, 90 * 86_400_000);
+      assert.deepEqual(config.trustedProxies, []);
+    }));
+
+  it('generates the pepper once, mode 0600, and reuses it', () =>
+    withDir((dir) => {
+      const first = loadConfig({ CACHET_DATA_DIR: dir });
+      const file = path.join(dir, 'pepper');
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      assert.ok(readFileSync(file, 'utf8').trim().length >= 32);
+      assert.deepEqual(loadConfig({ CACHET_DATA_DIR: dir }).pepper, first.pepper);
+    }));
+
+  it('reads secrets from NAME_FILE', () =>
+    withDir((dir) => {
+      const file = path.join(dir, 'secret');
+      writeFileSync(file, 'p'.repeat(40) + '\n');
+      assert.equal(loadConfig({ CACHET_DATA_DIR: dir, CACHET_PEPPER_FILE: file }).pepper.toString(), 'p'.repeat(40));
+      writeFileSync(file, 'postgres://db.example/cachet\n');
+      assert.equal(loadConfig({ CACHET_DATA_DIR: dir, DATABASE_URL_FILE: file }).databaseUrl, 'postgres://db.example/cachet');
+    }));
+
+  it('stops on bad settings with one line naming the setting', () =>
+    withDir((dir) => {
+      const cases: Array<[Record<string, string>, RegExp]> = [
+        [{ PORT: 'eighty' }, /^PORT /],
+        [{ PORT: '70000' }, /^PORT /],
+        [{ CACHET_PEPPER: 'short' }, /^CACHET_PEPPER /],
+        [{ CACHET_PEPPER: 'x'.repeat(40), CACHET_PEPPER_FILE: '/x' }, /CACHET_PEPPER and CACHET_PEPPER_FILE/],
+        [{ CACHET_PEPPER_FILE: path.join(dir, 'missing') }, /^CACHET_PEPPER_FILE/],
+        [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL /],
+        [{ CACHET_TRUSTED_PROXIES: '10.0.0.0/8,nope' }, /^CACHET_TRUSTED_PROXIES: "nope"/],
+        [{ CACHET_KEY_MAX_TTL: '3 months' }, /^CACHET_KEY_MAX_TTL /],
+        [{ CACHET_RATE_LIMIT_DEFAULT: '0' }, /^CACHET_RATE_LIMIT_DEFAULT /],
+        [{ CACHET_TIMEZONE: 'Mars/Base' }, /^CACHET_TIMEZONE/],
+      ];
+      for (const [env, message] of cases) {
+        assert.throws(() => loadConfig({ CACHET_DATA_DIR: dir, ...env }), (err: Error) => message.test(err.message) && !err.message.includes('\n'), JSON.stringify(env));
+      }
+    }));
+
+  it('allows keys that never expire only when CACHET_KEY_MAX_TTL=never', () =>
+    withDir((dir) => {
+      assert.equal(loadConfig({ CACHET_DATA_DIR: dir, CACHET_KEY_MAX_TTL: 'never' }).keyMaxTtlMs, null);
+      assert.equal(loadConfig({ CACHET_DATA_DIR: dir, CACHET_KEY_MAX_TTL: '7d' }).keyDefaultTtlMs, 7 * 86_400_000);
+    }));
+});

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { acceptsJson } from '../../src/http/accept.js';
+import { coerceBoolean } from '../../src/http/input.js';
+import { validationMessages } from '../../src/http/validation.js';
+import { invalidCidrs, parseCidr } from '../../src/infra/cidr.js';
+import { parseDuration } from '../../src/infra/duration.js';
+import { formatCachetTime, parseCachetTime } from '../../src/infra/time.js';
+
+describe('input helpers', () => {
+  it('coerces Cachet client booleans and leaves nonsense for validation', () => {
+    for (const value of [1, '1', true, 'true', 'True', 'on', 'yes']) assert.equal(coerceBoolean(value), true, String(value));
+    for (const value of [0, '0', false, 'false', 'False', '', 'off', 'no']) assert.equal(coerceBoolean(value), false, String(value));
+    for (const value of ['maybe', 2, [], {}]) assert.deepEqual(coerceBoolean(value), value);
+  });
+
+  it('reads Accept headers', () => {
+    assert.ok(acceptsJson(undefined));
+    assert.ok(acceptsJson('application/json; indent=4'));
+    assert.ok(acceptsJson('application/vnd.api+json'));
+    assert.ok(!acceptsJson('text/html'));
+    assert.ok(!acceptsJson('application/json;q=0, text/html'));
+  });
+
+  it('writes Laravel-style validation messages', () => {
+    assert.deepEqual(
+      validationMessages([
+        { keyword: 'required', instancePath: '', params: { missingProperty: 'group_id' } },
+        { keyword: 'maximum', instancePath: '/status', params: { limit: 4 } },
+        { keyword: 'type', instancePath: '/enabled', params: { type: 'boolean' } },
+      ]),
+      ['The group id field is required.', 'The status may not be greater than 4.', 'The enabled field must be true or false.'],
+    );
+  });
+
+  it('parses durations', () => {
+    assert.equal(parseDuration('90s'), 90_000);
+    assert.equal(parseDuration('24h'), 86_400_000);
+    assert.equal(parseDuration('30d'), 30 * 86_400_000);
+    for (const bad of ['0d', '1w', '-1d', '1.5h', 'd', '', '30 days']) assert.equal(parseDuration(bad), null, bad);
+  });
+
+  it('parses IPv4, IPv6 and v4-mapped CIDRs', () => {
+    assert.deepEqual(parseCidr('10.0.0.0/8'), { address: '10.0.0.0', prefix: 8, family: 'ipv4' });
+    assert.deepEqual(parseCidr('2001:db8::/32'), { address: '2001:db8::', prefix: 32, family: 'ipv6' });
+    assert.deepEqual(parseCidr('::ffff:192.168.0.0/112'), { address: '192.168.0.0', prefix: 16, family: 'ipv4' });
+    assert.deepEqual(parseCidr('127.0.0.1'), { address: '127.0.0.1', prefix: 32, family: 'ipv4' });
+    assert.deepEqual(invalidCidrs(['10.0.0.0/33', 'banana', '::1/129', '1.2.3.4/8/1', '10.0.0.0/08x']), ['10.0.0.0/33', 'banana', '::1/129', '1.2.3.4/8/1', '10.0.0.0/08x']);
+  });
+
+  it('parses Cachet date forms in a zone and renders Y-m-d H:i:s', () => {
+    assert.equal(parseCachetTime('2024-05-01 13:45', 'UTC'), '2024-05-01T13:45:00.000Z');
+    assert.equal(parseCachetTime('2024-05-01 13:45:10', 'Europe/Berlin'), '2024-05-01T11:45:10.000Z');
+    assert.equal(parseCachetTime('2024-05-01T13:45:00+02:00', 'UTC'), '2024-05-01T11:45:00.000Z');
+    for (const bad of ['yesterday', '2024-13-01 10:00', '2024-02-30 10:00', '', '1714571100']) assert.equal(parseCachetTime(bad, 'UTC'), null, bad);
+    assert.equal(formatCachetTime('2024-05-01T11:45:10.000Z', 'America/Mexico_City'), '2024-05-01 05:45:10');
+  });
+});
