@@ -28,12 +28,8 @@ export const CreateComponentGroupBody = Type.Object({
 });
 export type CreateComponentGroupInput = Static<typeof CreateComponentGroupBody>;
 
-export const UpdateComponentGroupBody = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
-  order: Type.Optional(int()),
-  collapsed: Type.Optional(collapsed),
-  visible: Type.Optional(Type.Boolean()),
-});
+/** Every create field, optional: a PUT changes only what it names. */
+export const UpdateComponentGroupBody = Type.Partial(CreateComponentGroupBody);
 export type UpdateComponentGroupInput = Static<typeof UpdateComponentGroupBody>;
 
 export const ComponentGroupListQuery = Type.Object({

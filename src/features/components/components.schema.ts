@@ -42,17 +42,10 @@ export const CreateComponentBody = Type.Object({
 });
 export type CreateComponentInput = Static<typeof CreateComponentBody>;
 
+/** Every create field, optional (a PUT changes only what it names), plus `silent`. */
 export const UpdateComponentBody = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
-  status: Type.Optional(status),
-  description: Type.Optional(Type.String({ maxLength: 65_535 })),
-  link: Type.Optional(link),
-  order: Type.Optional(int()),
-  group_id: Type.Optional(uint()),
-  enabled: Type.Optional(Type.Boolean()),
-  meta: Type.Optional(MetaObject),
-  tags: Type.Optional(tags),
-  silent: Type.Optional(Type.Boolean()),
+  ...Type.Partial(CreateComponentBody).properties,
+  silent: Type.Optional(Type.Boolean({ description: 'Accepted for Cachet clients; there are no notifications to silence yet.' })),
 });
 export type UpdateComponentInput = Static<typeof UpdateComponentBody>;
 

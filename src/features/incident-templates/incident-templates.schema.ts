@@ -26,11 +26,8 @@ export const CreateIncidentTemplateBody = Type.Object({
 });
 export type CreateIncidentTemplateInput = Static<typeof CreateIncidentTemplateBody>;
 
-export const UpdateIncidentTemplateBody = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
-  template: Type.Optional(template),
-  slug: Type.Optional(slug),
-});
+/** Every create field, optional: a PUT changes only what it names. */
+export const UpdateIncidentTemplateBody = Type.Partial(CreateIncidentTemplateBody);
 export type UpdateIncidentTemplateInput = Static<typeof UpdateIncidentTemplateBody>;
 
 export const IncidentTemplateListQuery = Type.Object({

@@ -71,18 +71,10 @@ export const CreateIncidentBody = Type.Object({
 });
 export type CreateIncidentInput = Static<typeof CreateIncidentBody>;
 
+/** Every create field, optional (a PUT changes only what it names); `component_id: 0` unlinks and `meta` merges. */
 export const UpdateIncidentBody = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
-  status: Type.Optional(status),
-  message: Type.Optional(message),
-  visible: Type.Optional(Type.Boolean()),
-  stickied: Type.Optional(Type.Boolean()),
-  notify: Type.Optional(Type.Boolean()),
+  ...Type.Partial(CreateIncidentBody).properties,
   component_id: Type.Optional(uint({ description: '0 unlinks the component.' })),
-  component_status: Type.Optional(componentStatus),
-  occurred_at: Type.Optional(occurredAt),
-  template: Type.Optional(templateSlug),
-  vars: Type.Optional(vars),
   meta: Type.Optional(metaInput('Merged by key; a key with an empty value ("" or null) is removed.')),
 });
 export type UpdateIncidentInput = Static<typeof UpdateIncidentBody>;

@@ -64,20 +64,8 @@ export const CreateMetricBody = Type.Object({
 });
 export type CreateMetricInput = Static<typeof CreateMetricBody>;
 
-export const UpdateMetricBody = Type.Object({
-  name: Type.Optional(name),
-  suffix: Type.Optional(suffix),
-  description: Type.Optional(description),
-  default_value: Type.Optional(metricValue()),
-  calc_type: Type.Optional(calcType),
-  display_chart: Type.Optional(Type.Boolean()),
-  places: Type.Optional(places),
-  default_view: Type.Optional(defaultView()),
-  view: Type.Optional(defaultView('Alias of `default_view`; `default_view` wins.')),
-  threshold: Type.Optional(threshold),
-  order: Type.Optional(int()),
-  visible: Type.Optional(visible),
-});
+/** Every create field, optional: a PUT changes only what it names. */
+export const UpdateMetricBody = Type.Partial(CreateMetricBody);
 export type UpdateMetricInput = Static<typeof UpdateMetricBody>;
 
 export const MetricListQuery = Type.Object({ ...listQueryProperties });
