@@ -50,8 +50,8 @@ function normalise(input: Record<string, unknown>, schema: JsonSchemaLike | unde
   return out;
 }
 
-/** Query string → object: `tags[]=a&tags[]=b` becomes `tags: ['a','b']`, as PHP would read it. */
-function queryObject(query: unknown): Record<string, unknown> {
+/** Query or form fields → object: `tags[]=a&tags[]=b` becomes `tags: ['a','b']`, as PHP would read it. */
+function foldListFields(query: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (!isPlainObject(query)) return out;
   for (const [rawName, value] of Object.entries(query)) {
@@ -85,7 +85,7 @@ async function readRawBody(request: FastifyRequest, limit: number): Promise<stri
 export function createInputHook(bodyLimit: number) {
   return async function mergeInput(request: FastifyRequest): Promise<void> {
     const schema = request.routeOptions.schema as { body?: JsonSchemaLike; querystring?: JsonSchemaLike } | undefined;
-    const query = queryObject(request.query);
+    const query = foldListFields(request.query);
     if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'DELETE') {
       let fromBody: Record<string, unknown> = {};
       const type = request.headers['content-type'] ?? '';
@@ -108,6 +108,6 @@ export function createInputHook(bodyLimit: number) {
       throw new AppError(400, 'The request body must be a JSON object.');
     }
     // Form bodies name lists as PHP does (`components[]=1&components[]=3`), so fold them like the query.
-    request.body = normalise({ ...query, ...queryObject(body) }, schema?.body);
+    request.body = normalise({ ...query, ...foldListFields(body) }, schema?.body);
   };
 }

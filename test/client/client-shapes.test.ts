@@ -71,10 +71,14 @@ for (const dialect of await dialects()) {
       assert.equal(incident.statusCode, 200, incident.body);
       const incidentData = json(incident).data;
       assert.equal(typeof incidentData.human_status, 'string');
-      const put = await t.request({ method: 'PUT', url: `/api/v1/incidents/${incidentData.id}`, token: admin, body: { message: 'Resolved', status: 4, component_id: fetched.id, component_status: 1 } });
+      // zabbix-cachet's PUT names no component: the status is for the incident's own component.
+      const put = await t.request({ method: 'PUT', url: `/api/v1/incidents/${incidentData.id}`, token: admin, body: { message: 'Resolved', status: 4, component_status: 1 } });
       assert.equal(put.statusCode, 200, put.body);
       assert.equal(json(put).data.status, 4);
       assert.equal(json(await t.request({ url: `/api/v1/components/${fetched.id}` })).data.status, 1);
+      const unlinked = json(await t.request({ method: 'POST', url: '/api/v1/incidents', token: admin, body: { name: 'no component', message: 'm', status: 1 } })).data;
+      const orphan = await t.request({ method: 'PUT', url: `/api/v1/incidents/${unlinked.id}`, token: admin, body: { component_status: 2 } });
+      assert.equal(orphan.statusCode, 400);
     });
 
     it('python-cachetclient: filters as a JSON body on GET, and per_page=total to de-paginate', async () => {

@@ -236,11 +236,13 @@ export function createIncidentsService({ repo, updatesRepo, componentsRepo, temp
     async update(trx: Executor, id: number, input: UpdateIncidentInput, zone: string): Promise<{ before: IncidentRow; after: IncidentRow } | null> {
       const before = await repo.find(trx, id);
       if (!before) return null;
-      const problems = componentPairProblems(input);
+      // zabbix-cachet sends `component_status` alone on PUT: it means the incident's own component.
+      const statusFor = input.component_status !== undefined && input.component_id === undefined && before.component_id > 0 ? before.component_id : input.component_id;
+      const problems = componentPairProblems({ component_id: statusFor, component_status: input.component_status });
       const occurredAt = parseOccurredAt(input.occurred_at, zone, problems);
       if (input.template === undefined && input.message !== undefined && input.message.trim() === '') problems.push(MESSAGE_REQUIRED);
       if (problems.length > 0) throw invalid(problems);
-      const component = await linkedComponent(trx, input.component_id);
+      const component = await linkedComponent(trx, statusFor);
 
       const at = toStoredTime(clock.now());
       let message = input.message;
