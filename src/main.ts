@@ -32,6 +32,7 @@ import { createSchedulesRepo } from './features/schedules/schedules.repo.js';
 import { createSchedulesService } from './features/schedules/schedules.service.js';
 import { createSystemService } from './features/system/system.service.js';
 import type { ApiApp } from './http/app-types.js';
+import type { TransactionJoiner } from './http/transact.js';
 import { systemClock, type Clock } from './infra/clock.js';
 
 /** This package's version. */
@@ -73,7 +74,13 @@ export interface Server {
 }
 
 /** Builds the deps and the app over an open, migrated database. */
-export async function createServer(config: Config, logger: Logger, database: Database, clock: Clock = systemClock): Promise<Server> {
+export async function createServer(
+  config: Config,
+  logger: Logger,
+  database: Database,
+  clock: Clock = systemClock,
+  transactionJoiners: TransactionJoiner[] = [],
+): Promise<Server> {
   const keysRepo = createKeysRepo();
   const verifier = createKeyVerifier({ db: database.db, repo: keysRepo, pepper: config.pepper });
   const usage = createUsageRecorder({ db: database.db, repo: keysRepo });
@@ -102,6 +109,7 @@ export async function createServer(config: Config, logger: Logger, database: Dat
     incidentTemplates,
     system: createSystemService({ componentsRepo, unresolvedIncidents: incidentsRepo.countUnresolved }),
     subscribers: createSubscribersService({ repo: createSubscribersRepo(), clock }),
+    transactionJoiners,
   };
   const app = await buildApp(deps);
   const onError = (err: unknown) => logger.error({ err }, 'background key task failed');

@@ -375,6 +375,8 @@ for (const dialect of await dialects()) {
       const hidden = json(await t.request({ method: 'POST', url: '/api/v1/incidents', token: admin, body: { name: 'h', message: 'm', status: 1, visible: false } })).data;
       assert.equal(await status(), 'success');
       assert.equal(await status(admin), 'info');
+      assert.equal(await status(await t.key(['incidents.read'])), 'info', 'incidents.read sees hidden incidents');
+      assert.equal(await status(await t.key(['component-groups.read'])), 'success', 'component-groups.read does not');
       const open = json(await t.request({ method: 'POST', url: '/api/v1/incidents', token: admin, body: { name: 'o', message: 'm', status: 2 } })).data;
       assert.equal(await status(), 'info');
       await t.request({ method: 'POST', url: `/api/v1/incidents/${open.id}/updates`, token: admin, body: { status: 4, message: 'fixed' } });

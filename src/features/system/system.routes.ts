@@ -72,7 +72,12 @@ export function systemRoutes(app: ApiApp, { db, system, version }: SystemRoutesD
     },
     async (request, reply) => {
       reply.header('Cache-Control', 'no-cache');
-      return { data: await system.status(db, callerHolds(request, 'component-groups.read')) };
+      return {
+        data: await system.status(db, {
+          hiddenGroups: callerHolds(request, 'component-groups.read'),
+          hiddenIncidents: callerHolds(request, 'incidents.read'),
+        }),
+      };
     },
   );
 

@@ -18,10 +18,13 @@ export interface SystemServiceDeps {
 
 export function createSystemService({ componentsRepo, unresolvedIncidents }: SystemServiceDeps) {
   return {
-    /** Status over enabled components; guests count only ungrouped components and those in visible groups. */
-    async status(db: Executor, includeHidden: boolean): Promise<SystemStatus> {
+    /**
+     * Status over enabled components and open incidents. Components in hidden groups count only for
+     * a caller who may see hidden groups; hidden incidents only for one who may see hidden incidents.
+     */
+    async status(db: Executor, sees: { hiddenGroups: boolean; hiddenIncidents: boolean }): Promise<SystemStatus> {
       const rows = await componentsRepo.enabledWithGroupVisibility(db);
-      const counted = includeHidden ? rows : rows.filter((r) => r.group_visible === null || r.group_visible === 1);
+      const counted = sees.hiddenGroups ? rows : rows.filter((r) => r.group_visible === null || r.group_visible === 1);
       const total = counted.length;
       const several = total > 1;
       const major = counted.filter((r) => r.status === 4).length;
@@ -29,7 +32,7 @@ export function createSystemService({ componentsRepo, unresolvedIncidents }: Sys
         return { status: 'danger', message: several ? 'Some systems are experiencing major issues' : 'The system is experiencing major issues' };
       }
       const allOperational = counted.every((r) => r.status === 1);
-      const openIncidents = unresolvedIncidents ? await unresolvedIncidents(db, includeHidden) : 0;
+      const openIncidents = unresolvedIncidents ? await unresolvedIncidents(db, sees.hiddenIncidents) : 0;
       if (allOperational && openIncidents === 0) {
         return { status: 'success', message: several ? 'All systems are operational' : 'System operational' };
       }
