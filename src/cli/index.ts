@@ -9,7 +9,7 @@ import { keysCommand } from './keys.js';
 import { action, printJson } from './run.js';
 
 const program = new Command();
-program.name('cachet').description('Cachet TS: a Cachet API v1 status-page server with scoped, rotating, audited API keys').version(VERSION);
+program.name('cachet').description('Cachet TS: a Cachet API v1 status-page server with scoped, expiring, checksummed API keys').version(VERSION);
 
 program
   .command('serve')
