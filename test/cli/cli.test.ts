@@ -138,4 +138,26 @@ describe('cachet CLI', () => {
       rmSync(serveDir, { recursive: true, force: true });
     }
   });
+
+  it('shows the bootstrap token on a terminal (and only there)', { skip: !existsSync('/usr/bin/script') && 'util-linux script is not installed' }, async () => {
+    const serveDir = mkdtempSync(path.join(tmpdir(), 'cachet-tty-'));
+    const port = await freePort();
+    const ttyEnv: Record<string, string | undefined> = { ...process.env, PORT: String(port), LOG_LEVEL: 'info' };
+    for (const name of ['CACHET_DATA_DIR', 'DATABASE_URL', 'CACHET_PEPPER', 'CACHET_PEPPER_FILE', 'HOST']) delete ttyEnv[name];
+    // `script` gives the server a pseudo-terminal as stdout, as `npm start` in a shell would.
+    const child = spawn('/usr/bin/script', ['-qefc', `${process.execPath} ${BIN} serve`, '/dev/null'], { cwd: serveDir, env: ttyEnv, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    try {
+      const started = Date.now();
+      while (!/listening/.test(output) && Date.now() - started < 20_000 && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 100));
+      const token = readFileSync(path.join(serveDir, 'data', 'bootstrap-key'), 'utf8').trim();
+      assert.ok(output.includes(token), 'the token was not shown on the terminal');
+      assert.equal(output.split(token).length - 1, 1, 'the token was shown more than once (a log line carried it)');
+    } finally {
+      if (child.exitCode === null) process.kill(-child.pid!, 'SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      rmSync(serveDir, { recursive: true, force: true });
+    }
+  });
 });
