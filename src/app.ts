@@ -3,6 +3,7 @@
  * handler, and every feature's routes, listed by hand so a reader sees the whole surface here.
  */
 import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -128,6 +129,14 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   });
 
   await app.register(formbody);
+  // As Cachet 2.x: browsers on other origins may read the API (status widgets), but cannot write to it.
+  await app.register(cors, {
+    origin: '*',
+    methods: ['GET', 'HEAD'],
+    allowedHeaders: ['X-Cachet-Token', 'Authorization', 'Content-Type', 'Time-Zone'],
+    credentials: false,
+    maxAge: 3600,
+  });
   await registerOpenApi(app, deps.version);
 
   // Pipeline, in order: client address → Accept → token → verify → IP → scope → Time-Zone.

@@ -45,6 +45,20 @@ for (const dialect of await dialects()) {
       assert.match(String(wrongMethod.headers.allow), /GET/);
     });
 
+    it('lets other origins read the API but not write to it (CORS)', async () => {
+      const read = await t.request({ url: '/api/v1/components', headers: { origin: 'https://widget.example' } });
+      assert.equal(read.headers['access-control-allow-origin'], '*');
+      const preflight = await t.server.app.inject({
+        method: 'OPTIONS',
+        url: '/api/v1/components',
+        headers: { origin: 'https://widget.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-cachet-token' },
+      });
+      assert.equal(preflight.statusCode, 204);
+      assert.equal(preflight.headers['access-control-allow-methods'], 'GET, HEAD');
+      assert.match(String(preflight.headers['access-control-allow-headers']), /X-Cachet-Token/);
+      assert.equal(preflight.headers['access-control-allow-credentials'], undefined);
+    });
+
     it('reports the Cachet API version with meta.latest', async () => {
       const body = json(await t.request({ url: '/api/v1/version' }));
       assert.equal(body.data, '2.4.1');
