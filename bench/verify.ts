@@ -17,6 +17,7 @@ import { createLogger } from '../src/logger.js';
 import { createServer } from '../src/main.js';
 import { generateToken, isWellFormedToken } from '../src/infra/token.js';
 import { testConfig } from '../test/helpers/app.js';
+import { dialects, freshDatabase } from '../test/helpers/dialects.js';
 
 async function rate(label: string, iterations: number, work: (i: number) => Promise<unknown> | unknown): Promise<{ label: string; opsPerSec: number; usPerOp: number }> {
   for (let i = 0; i < Math.min(1000, iterations); i++) await work(i);
@@ -26,6 +27,10 @@ async function rate(label: string, iterations: number, work: (i: number) => Prom
   const result = { label, opsPerSec: Math.round((iterations / ms) * 1000), usPerOp: Number(((ms * 1000) / iterations).toFixed(2)) };
   console.log(`${label.padEnd(48)} ${String(result.opsPerSec).padStart(9)} ops/s  ${String(result.usPerOp).padStart(8)} µs/op`);
   return result;
+}
+
+async function postgresReachable(): Promise<boolean> {
+  return (await dialects()).includes('postgres');
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -58,6 +63,25 @@ results.push(
     return cold.verify(tokens[i % KEYS]!, now);
   }),
 );
+// The same on PostgreSQL, when one is reachable (several instances share one).
+if (await postgresReachable()) {
+  const pgDatabase = await freshDatabase('postgres');
+  const pgServer = await createServer(config, createLogger('silent'), pgDatabase);
+  const pgTokens: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    const created = await pgServer.keys.create({ name: `bench-${i}`, scopes: ['*'], createdBy: 'cli' });
+    if (created.ok) pgTokens.push(created.token);
+  }
+  const pgCold = createKeyVerifier({ db: pgDatabase.db, repo: createKeysRepo(), pepper: config.pepper });
+  results.push(
+    await rate('verify, not cached (PostgreSQL query by digest)', 5_000, (i) => {
+      pgCold.invalidate();
+      return pgCold.verify(pgTokens[i % pgTokens.length]!, now);
+    }),
+  );
+  await pgServer.close();
+  await pgDatabase.close();
+}
 results.push(await rate(`verify, cached (${KEYS} keys in the LRU)`, 200_000, (i) => server.verifier.verify(tokens[i % KEYS]!, now)));
 
 const inject = (token?: string) => server.app.inject({ method: 'GET', url: '/api/v1/ping', headers: token ? { 'x-cachet-token': token } : {} });
