@@ -1,5 +1,5 @@
 /** One Kysely instance per dialect, chosen by DATABASE_URL; the rest of the code never asks which. */
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
@@ -39,8 +39,13 @@ const pgTypes = {
 export function openDatabase(url: string, options: DatabaseOptions = {}): Database {
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length);
-    if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    const sqlite = new SQLite(file === ':memory:' ? ':memory:' : file);
+    const inMemory = file === ':memory:';
+    // The file holds subscriber emails and key digests: a new one is readable by its owner only
+    // (SQLite gives its -wal and -shm files the same mode).
+    const isNew = !inMemory && !existsSync(file);
+    if (!inMemory) mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+    if (isNew) closeSync(openSync(file, 'a', 0o600));
+    const sqlite = new SQLite(inMemory ? ':memory:' : file);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');

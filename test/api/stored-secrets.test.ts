@@ -1,6 +1,6 @@
 /** Nothing that can recover a token is stored: search the stored bytes for it. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -36,6 +36,7 @@ describe('stored secrets', () => {
       }
       await server.close();
       await database.close();
+      for (const name of readdirSync(dir)) assert.equal(statSync(path.join(dir, name)).mode & 0o777, 0o600, `${name} is readable by others`);
       const stored = readdirSync(dir).map((f) => readFileSync(path.join(dir, f)).toString('latin1')).join('\n');
       assert.ok(stored.includes(tokens[0]!.slice(0, 12)), 'the display prefix should be stored (sanity check of the search)');
       for (const token of tokens) for (const part of fragments(token)) assert.ok(!stored.includes(part), 'a token fragment is in the SQLite file');

@@ -117,6 +117,8 @@ describe('cachet CLI', () => {
       assert.match(output, /listening/, output);
       const file = path.join(serveDir, 'data', 'bootstrap-key');
       assert.ok(existsSync(path.join(serveDir, 'data', 'cachet.db')), 'SQLite in ./data');
+      assert.equal(statSync(path.join(serveDir, 'data', 'cachet.db')).mode & 0o777, 0o600);
+      assert.equal(statSync(path.join(serveDir, 'data')).mode & 0o777, 0o700);
       assert.equal(statSync(file).mode & 0o777, 0o600);
       const token = readFileSync(file, 'utf8').trim();
       assert.match(token, /^cachet_[0-9A-Za-z]{49}$/);
