@@ -27,18 +27,16 @@ export function normaliseAddress(address: string): string {
 
 /**
  * The token a request presents: `X-Cachet-Token` (Cachet 2.x) or `Authorization: Bearer`.
- * `undefined` when none is presented.
+ * `undefined` when none is presented; two different tokens are refused rather than one picked.
  */
 export function presentedToken(headers: FastifyRequest['headers']): string | undefined {
   const cachet = headers['x-cachet-token'];
-  const header = Array.isArray(cachet) ? cachet[0] : cachet;
-  if (header !== undefined && header.trim() !== '') return header.trim();
-  const authorization = headers.authorization;
-  if (authorization) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (match) return match[1];
+  const fromCachet = (Array.isArray(cachet) ? cachet[0] : cachet)?.trim() || undefined;
+  const fromBearer = /^Bearer\s+(\S+)\s*$/i.exec(headers.authorization ?? '')?.[1];
+  if (fromCachet !== undefined && fromBearer !== undefined && fromCachet !== fromBearer) {
+    throw new AppError(401, 'Two different API keys were presented (X-Cachet-Token and Authorization): send one.');
   }
-  return undefined;
+  return fromCachet ?? fromBearer;
 }
 
 export interface AuthOptions {

@@ -133,6 +133,11 @@ for (const dialect of await dialects()) {
       assert.equal(bearer.statusCode, 200, bearer.body);
       const basic = await t.request({ method: 'POST', url: '/api/v1/components', headers: { authorization: 'Basic dXNlcjpwYXNz' }, body: { name: 'basic', status: 1 } });
       assert.equal(basic.statusCode, 401);
+      const reader = await t.key(['components.read']);
+      const both = await t.request({ url: '/api/v1/components', token: reader, headers: { authorization: `Bearer ${everything}` } });
+      assert.equal(both.statusCode, 401, 'two different keys must not be resolved by picking one');
+      const same = await t.request({ url: '/api/v1/components', token: reader, headers: { authorization: `Bearer ${reader}` } });
+      assert.equal(same.statusCode, 200);
     });
   });
 }
