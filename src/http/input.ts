@@ -30,12 +30,29 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** True when any string inside `value` holds a NUL character (PostgreSQL text cannot store one). */
-function containsNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (Array.isArray(value)) return value.some(containsNul);
-  if (isPlainObject(value)) return Object.entries(value).some(([k, v]) => k.includes('\u0000') || containsNul(v));
-  return false;
+/** Deepest nesting of objects and arrays accepted in a field (`meta`, `vars`); deeper is a 400. */
+export const MAX_NESTING = 32;
+
+/**
+ * Why a field value cannot be stored, or null: a NUL character in any string or key (PostgreSQL
+ * text cannot hold one), or nesting deeper than MAX_NESTING. Iterative, so a hostile depth cannot
+ * exhaust the stack here, and bounded, so nothing after this stage has to fear it.
+ */
+function unstorable(value: unknown): string | null {
+  const pending: Array<[unknown, number]> = [[value, 0]];
+  while (pending.length > 0) {
+    const [current, depth] = pending.pop()!;
+    if (typeof current === 'string') {
+      if (current.includes('\u0000')) return 'must not contain NUL characters';
+    } else if (typeof current === 'object' && current !== null) {
+      if (depth >= MAX_NESTING) return `may not be nested more than ${MAX_NESTING} levels deep`;
+      for (const [key, child] of Object.entries(current)) {
+        if (key.includes('\u0000')) return 'must not contain NUL characters';
+        pending.push([child, depth + 1]);
+      }
+    }
+  }
+  return null;
 }
 
 /** Drops `null` fields (Cachet leaves a field unchanged when it is null) and coerces booleans named by the schema. */
@@ -43,7 +60,8 @@ function normalise(input: Record<string, unknown>, schema: JsonSchemaLike | unde
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(input)) {
     if (value === null) continue;
-    if (containsNul(value)) throw new AppError(400, undefined, [`The ${name.replace(/_/g, ' ')} must not contain NUL characters.`]);
+    const problem = unstorable(value);
+    if (problem) throw new AppError(400, undefined, [`The ${name.replace(/_/g, ' ')} ${problem}.`]);
     const property = schema?.properties?.[name];
     out[name] = property?.type === 'boolean' ? coerceBoolean(value) : value;
   }

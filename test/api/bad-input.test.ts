@@ -76,6 +76,17 @@ for (const dialect of await dialects()) {
       }
     });
 
+    it('answers deeply nested JSON with 400, not a stack overflow', async () => {
+      for (const depth of [33, 10_000, 200_000]) {
+        const body = `{"name":"x","status":1,"meta":{"a":${'['.repeat(depth)}${']'.repeat(depth)}}}`;
+        const response = await t.request({ method: 'POST', url: '/api/v1/components', token: admin, headers: { 'content-type': 'application/json' }, body });
+        assert.equal(response.statusCode, 400, `depth ${depth}: ${response.body.slice(0, 200)}`);
+        assert.match(json(response).errors[0].meta.details[0], /nested/);
+      }
+      const fine = await t.request({ method: 'POST', url: '/api/v1/components', token: admin, body: { name: 'x', status: 1, meta: { a: { b: { c: [1, [2, [3]]] } } } } });
+      assert.equal(fine.statusCode, 200);
+    });
+
     it('answers an unknown Time-Zone with 400', async () => {
       const response = await t.request({ url: '/api/v1/components', headers: { 'time-zone': 'Mars/Olympus_Mons' } });
       assert.equal(response.statusCode, 400);
