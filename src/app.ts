@@ -116,6 +116,12 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     routerOptions: { ignoreTrailingSlash: true },
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false, useDefaults: true } },
+    // Errors the router raises before any hook runs, in the same envelope as the rest.
+    frameworkErrors: (error, _request, reply) => {
+      // A path segment too long to be an id names nothing.
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendError(reply, 404);
+      return sendError(reply, 400, error.code === 'FST_ERR_BAD_URL' ? 'The URL is not valid.' : undefined);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // Deny by default: an /api route that does not declare its access rule stops start-up.

@@ -87,6 +87,14 @@ for (const dialect of await dialects()) {
       assert.equal(fine.statusCode, 200);
     });
 
+    it('answers malformed URLs and overlong ids in the error envelope', async () => {
+      for (const [url, status] of [['/api/v1/components/' + '9'.repeat(200), 404], ['/api/v1/%E0%A4%A', 400], ['/api/v1/components/%ff%fe', 400]] as const) {
+        const response = await t.request({ url });
+        assert.equal(response.statusCode, status, url);
+        assert.equal(json(response).errors[0].status, status, url);
+      }
+    });
+
     it('answers an unknown Time-Zone with 400', async () => {
       const response = await t.request({ url: '/api/v1/components', headers: { 'time-zone': 'Mars/Olympus_Mons' } });
       assert.equal(response.statusCode, 400);
