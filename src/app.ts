@@ -9,6 +9,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Database } from './db/database.js';
+import { isStoreUnavailable } from './db/errors.js';
 import { componentGroupsRoutes } from './features/component-groups/component-groups.routes.js';
 import type { ComponentGroupsService } from './features/component-groups/component-groups.service.js';
 import { componentsRoutes } from './features/components/components.routes.js';
@@ -185,6 +186,11 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
       return sendError(reply, 400, 'The request body is not valid JSON.');
     }
     if (status >= 400 && status < 500) return sendError(reply, status, error.message);
+    if (isStoreUnavailable(error)) {
+      request.log.error({ err: error }, 'database unavailable');
+      reply.header('Retry-After', '5');
+      return sendError(reply, 503, 'The database is unavailable; retry shortly.');
+    }
     request.log.error({ err: error }, 'unhandled error');
     return sendError(reply, 500);
   });

@@ -91,6 +91,11 @@ for (const dialect of await dialects()) {
         assert.equal(shape.statusCode, 401);
         const legacy = await t.request({ url: '/api/v1/ping', token: '9yMHsdioQosnyVK4iCVR' });
         assert.equal(legacy.statusCode, 401);
+        // A request that needs the database while it is gone is a 503 in the envelope, not a 500.
+        const down = await t.request({ url: '/api/v1/components', token });
+        assert.equal(down.statusCode, 503, down.body);
+        assert.equal(json(down).errors[0].title, 'Service Unavailable');
+        assert.equal(down.headers['retry-after'], '5');
       } finally {
         await t.server.close().catch(() => undefined);
       }
