@@ -33,7 +33,7 @@ import type { SystemService } from './features/system/system.service.js';
 import { acceptsJson } from './http/accept.js';
 import type { RouteAccess, VerifyKey } from './http/access.js';
 import type { ApiApp } from './http/app-types.js';
-import { createAuthHook, normaliseAddress } from './http/auth.js';
+import { authoriseFields, clientAddress, createAuthHook } from './http/auth.js';
 import { AppError, errorEnvelope } from './http/errors.js';
 import { rejectNonFiniteNumbers } from './http/finite.js';
 import { createInputHook } from './http/input.js';
@@ -49,7 +49,7 @@ export const BODY_LIMIT = 1024 * 1024;
 /** Everything the HTTP application is built from; made once in main.ts (or a test helper). */
 export interface AppDeps {
   version: string;
-  config: { timezone: string; perPageMax: number; trustedProxies: string[] };
+  config: { timezone: string; perPageMax: number; trustedProxies: string[]; publicUrl: string };
   logger: Logger;
   database: Database;
   clock: Clock;
@@ -116,7 +116,9 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     bodyLimit: BODY_LIMIT,
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     routerOptions: { ignoreTrailingSlash: true },
-    ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false, useDefaults: true } },
+    // `coerceTypes: true`, not 'array': a scalar field sent as a list (`{"status": [1]}`) is a 400,
+    // while list fields keep working (the input stage folds `name[]=` fields into arrays).
+    ajv: { customOptions: { allErrors: true, coerceTypes: true, removeAdditional: false, useDefaults: true } },
     // Errors the router raises before any hook runs, in the same envelope as the rest.
     frameworkErrors: (error, _request, reply) => {
       // A path segment too long to be an id names nothing.
@@ -128,6 +130,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   // Deny by default: an /api route that does not declare its access rule stops start-up.
   const routes = createRouteIndex();
   app.decorate('routeTable', routes.table);
+  app.decorate('publicUrl', config.publicUrl);
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/api') && !route.config?.access) {
       throw new Error(`route ${String(route.method)} ${route.url} declares no access scope`);
@@ -154,12 +157,13 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     request.principal = { type: 'anonymous' };
     request.timeZone = config.timezone;
-    request.clientIp = normaliseAddress(request.ip);
+    request.clientIp = clientAddress(request.ip, request.socket.remoteAddress);
     if (request.url.startsWith('/api/') && !acceptsJson(request.headers.accept)) throw new AppError(406);
     await authenticate(request, reply);
     request.timeZone = requestTimeZone(request.headers, config.timezone);
   });
   app.addHook('preValidation', createInputHook(BODY_LIMIT));
+  app.addHook('preValidation', authoriseFields);
   app.addHook('preHandler', rejectNonFiniteNumbers);
   app.addHook('onResponse', async (request, reply) => {
     const principal = request.principal;

@@ -1,10 +1,11 @@
 /** Environment → typed, validated configuration. Bad settings stop start-up with one line naming the setting. */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { invalidCidrs } from './infra/cidr.js';
 import { parseDuration } from './infra/duration.js';
-import { isValidTimeZone } from './infra/time.js';
+import { writeSecretFile } from './infra/secret-file.js';
+import { canonicalTimeZone } from './infra/time.js';
 
 /** Everything the server, CLI and tests need to know about their environment. */
 export interface Config {
@@ -17,6 +18,8 @@ export interface Config {
   dataDir: string;
   /** Secret key of the HMAC that turns a token into its stored digest. */
   pepper: Buffer;
+  /** Files secrets were read from (`*_FILE` settings, the generated pepper): start-up warns when others can read one. */
+  secretFiles: string[];
   /** CIDRs whose X-Forwarded-For is believed. */
   trustedProxies: string[];
   rateLimitDefault: number;
@@ -26,6 +29,8 @@ export interface Config {
   /** Lifetime of a key created without `--expires`. */
   keyDefaultTtlMs: number;
   timezone: string;
+  /** Base of every absolute link (`next_page`, permalinks, feeds, mail), without a trailing slash; never taken from a request's Host. */
+  publicUrl: string;
   /** Largest `per_page` a list honours; larger values are clamped. */
   perPageMax: number;
   /** How often the server looks for key changes made elsewhere (CLI, other instances). */
@@ -38,14 +43,15 @@ export class ConfigError extends Error {}
 
 type Env = Record<string, string | undefined>;
 
-/** Reads `NAME`, or the contents of the file named by `NAME_FILE`. */
-function secret(env: Env, name: string): string | undefined {
+/** Reads `NAME`, or the contents of the file named by `NAME_FILE` (noted in `files`). */
+function secret(env: Env, name: string, files: string[]): string | undefined {
   const direct = env[name];
   const file = env[`${name}_FILE`];
   if (direct !== undefined && file !== undefined) {
     throw new ConfigError(`${name} and ${name}_FILE are both set: set only one`);
   }
   if (file !== undefined) {
+    files.push(path.resolve(file));
     try {
       return readFileSync(file, 'utf8').trim();
     } catch (err) {
@@ -72,24 +78,21 @@ function durationSetting(env: Env, name: string, fallback: string): number {
 }
 
 /** Where the pepper comes from: the environment, or a file generated once in the data folder. */
-function loadPepper(env: Env, dataDir: string): Buffer {
-  const given = secret(env, 'CACHET_PEPPER');
+function loadPepper(env: Env, dataDir: string, files: string[]): Buffer {
+  const given = secret(env, 'CACHET_PEPPER', files);
   if (given !== undefined) {
     if (given.length < 32) throw new ConfigError('CACHET_PEPPER must be at least 32 characters long');
     return Buffer.from(given, 'utf8');
   }
   const file = path.join(dataDir, 'pepper');
+  files.push(file);
   if (!existsSync(file)) {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     try {
-      // `wx`: if another instance created it first, we read theirs below.
-      writeFileSync(file, randomBytes(32).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' });
+      // Exclusive: if another instance created it first, we read theirs below.
+      writeSecretFile(file, randomBytes(32).toString('base64url') + '\n', { exclusive: true });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new ConfigError(`CACHET_PEPPER: cannot create ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
+      throw new ConfigError(`CACHET_PEPPER: cannot create ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    chmodSync(file, 0o600);
   }
   const stored = readFileSync(file, 'utf8').trim();
   if (stored.length < 32) throw new ConfigError(`CACHET_PEPPER: ${file} holds fewer than 32 characters`);
@@ -104,12 +107,28 @@ function parseCidrs(name: string, raw: string | undefined): string[] {
   return list;
 }
 
-function databaseUrl(env: Env): string {
-  const url = secret(env, 'DATABASE_URL') ?? 'sqlite:./data/cachet.db';
+function databaseUrl(env: Env, files: string[]): string {
+  const url = secret(env, 'DATABASE_URL', files) ?? 'sqlite:./data/cachet.db';
   if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(url)) {
     throw new ConfigError('DATABASE_URL must start with sqlite: or postgres://');
   }
   return url;
+}
+
+/** `CACHET_PUBLIC_URL`, or `http://HOST:PORT`: an absolute http(s) URL without credentials, query or fragment. */
+function publicUrl(env: Env, host: string, port: number): string {
+  const raw = env.CACHET_PUBLIC_URL;
+  if (raw === undefined || raw.trim() === '') return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new ConfigError(`CACHET_PUBLIC_URL must be an absolute http(s) URL such as https://status.example.com, got "${raw}"`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+    throw new ConfigError(`CACHET_PUBLIC_URL must be an http(s) URL without credentials, query or fragment, got "${raw}"`);
+  }
+  return url.toString().replace(/\/+$/, '');
 }
 
 /** Builds the configuration from environment variables (see README, "Configuration"). */
@@ -118,23 +137,27 @@ export function loadConfig(env: Env = process.env): Config {
   const maxTtlRaw = env.CACHET_KEY_MAX_TTL ?? '90d';
   const keyMaxTtlMs = maxTtlRaw === 'never' ? null : durationSetting(env, 'CACHET_KEY_MAX_TTL', '90d');
   const ninetyDays = 90 * 24 * 3600 * 1000;
-  const timezone = env.CACHET_TIMEZONE ?? 'UTC';
-  if (!isValidTimeZone(timezone)) throw new ConfigError(`CACHET_TIMEZONE: "${timezone}" is not a known time zone`);
+  const timezone = canonicalTimeZone(env.CACHET_TIMEZONE ?? 'UTC');
+  if (timezone === null) throw new ConfigError(`CACHET_TIMEZONE: "${env.CACHET_TIMEZONE ?? ''}" is not a known time zone`);
   const host = env.HOST ?? '127.0.0.1';
   if (host === '') throw new ConfigError('HOST must not be empty');
+  const port = integer(env, 'PORT', 8000, 0, 65535);
+  const secretFiles: string[] = [];
   return {
-    port: integer(env, 'PORT', 8000, 0, 65535),
+    port,
     host,
-    databaseUrl: databaseUrl(env),
-    redisUrl: secret(env, 'REDIS_URL') ?? null,
+    databaseUrl: databaseUrl(env, secretFiles),
+    redisUrl: secret(env, 'REDIS_URL', secretFiles) ?? null,
     dataDir,
-    pepper: loadPepper(env, dataDir),
+    pepper: loadPepper(env, dataDir, secretFiles),
+    secretFiles,
     trustedProxies: parseCidrs('CACHET_TRUSTED_PROXIES', env.CACHET_TRUSTED_PROXIES),
     rateLimitDefault: integer(env, 'CACHET_RATE_LIMIT_DEFAULT', 300, 1, 1_000_000),
     rateLimitAnonymous: integer(env, 'CACHET_RATE_LIMIT_ANONYMOUS', 300, 0, 1_000_000),
     keyMaxTtlMs,
     keyDefaultTtlMs: keyMaxTtlMs === null ? ninetyDays : Math.min(ninetyDays, keyMaxTtlMs),
     timezone,
+    publicUrl: publicUrl(env, host, port),
     perPageMax: integer(env, 'CACHET_PER_PAGE_MAX', 1000, 1, 100_000),
     keyRevisionPollMs: integer(env, 'CACHET_KEY_POLL_MS', 500, 50, 60_000),
     logLevel: env.LOG_LEVEL ?? 'info',

@@ -1,11 +1,10 @@
 /** Composition root: config → logger → db → deps → buildApp → listen, and the bootstrap key. */
-import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { buildApp, type AppDeps } from './app.js';
 import type { Config } from './config.js';
-import { openDatabase, type Database } from './db/database.js';
+import { openDatabase, sqliteFiles, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { createComponentGroupsRepo } from './features/component-groups/component-groups.repo.js';
 import { createComponentGroupsService } from './features/component-groups/component-groups.service.js';
@@ -34,6 +33,7 @@ import { createSystemService } from './features/system/system.service.js';
 import type { ApiApp } from './http/app-types.js';
 import type { TransactionJoiner } from './http/transact.js';
 import { systemClock, type Clock } from './infra/clock.js';
+import { exposedFiles, writeSecretFile } from './infra/secret-file.js';
 
 /** This package's version. */
 export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -128,13 +128,15 @@ export async function createServer(
   };
 }
 
-/** Writes a token to a file only its owner can read, atomically. */
-export function writeSecretFile(file: string, token: string): void {
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, token + '\n', { mode: 0o600 });
-  chmodSync(temporary, 0o600);
-  renameSync(temporary, file);
+/**
+ * Warns, naming each file and the fix, when a file holding secrets or key digests can be read by
+ * others: files that existed before this server created them keep whatever mode they were given.
+ */
+function warnAboutExposedFiles(config: Config, logger: Logger): void {
+  const files = [...config.secretFiles, path.join(config.dataDir, 'bootstrap-key'), ...sqliteFiles(config.databaseUrl)];
+  for (const { file, mode } of exposedFiles(files)) {
+    logger.warn({ file, mode }, `${file} is readable by other users (mode ${mode}): run chmod 600 ${file}`);
+  }
 }
 
 /**
@@ -147,12 +149,13 @@ export async function serve(config: Config, logger: Logger): Promise<{ close(): 
   const bootstrap = await server.keys.bootstrap();
   if (bootstrap) {
     const file = path.join(config.dataDir, 'bootstrap-key');
-    writeSecretFile(file, bootstrap.token);
+    writeSecretFile(file, bootstrap.token + '\n');
     logger.info({ file, keyId: bootstrap.key.id, expiresAt: bootstrap.key.expires_at }, 'created a bootstrap API key (scope *, 24 h); its token is in the file');
     if (process.stdout.isTTY) {
       process.stdout.write(`\nBootstrap API key (shown once, also in ${file}):\n\n  ${bootstrap.token}\n\n`);
     }
   }
+  warnAboutExposedFiles(config, logger);
   const address = await server.app.listen({ port: config.port, host: config.host });
   let closing: Promise<void> | null = null;
   return {

@@ -58,11 +58,12 @@ export function keysCommand(program: Command): void {
             expires: options.expires,
             purpose: options.purpose,
             rateLimit: options.rateLimit === undefined ? undefined : Number(options.rateLimit),
-            allowedIps: options.allowedIps?.split(',').map((s) => s.trim()).filter(Boolean),
+            allowedIps: options.allowedIps?.split(','),
             createdBy: 'cli',
           }),
         );
         if (!result.ok) throw new CliError(result.error);
+        for (const warning of result.warnings) process.stderr.write(`cachet: warning: ${warning}\n`);
         if (options.json) {
           printJson({ ...result.key, token: result.token });
         } else {

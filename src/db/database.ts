@@ -35,6 +35,15 @@ const pgTypes = {
   },
 };
 
+/** The files of a `sqlite:<file>` database (with its WAL and shared-memory files); none for memory or PostgreSQL. */
+export function sqliteFiles(url: string): string[] {
+  if (!url.startsWith('sqlite:')) return [];
+  const file = url.slice('sqlite:'.length);
+  if (file === ':memory:') return [];
+  const resolved = path.resolve(file);
+  return [resolved, `${resolved}-wal`, `${resolved}-shm`];
+}
+
 /** Opens the database named by `url` (`sqlite:<file>`, `sqlite::memory:`, `postgres://…`). */
 export function openDatabase(url: string, options: DatabaseOptions = {}): Database {
   if (url.startsWith('sqlite:')) {

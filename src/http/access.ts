@@ -10,6 +10,12 @@ export interface RouteAccess {
   guest?: boolean;
   /** Audit action, `<resource>.<verb>` (e.g. `components.update`). */
   action: string;
+  /**
+   * Body fields that reach into another resource, each with the scope it needs besides `scope`:
+   * an incident's `component_status` changes a component, so it needs `components.manage`.
+   * Checked once the body is read, before validation and the handler, so a refused write changes nothing.
+   */
+  fieldScopes?: Readonly<Record<string, Scope>>;
 }
 
 /** A verified API key, as the request pipeline sees it. Holds no secret. */

@@ -4,6 +4,7 @@
  * Everything is decided in `onRequest`, before the body is read, so an unauthorised
  * caller never costs a body parse and never learns what the body schema expects.
  */
+import { isIP } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isWellFormedToken } from '../infra/token.js';
 import type { Clock } from '../infra/clock.js';
@@ -19,10 +20,27 @@ const REFUSALS: Record<KeyRefusal, string> = {
   revoked: 'The API key has been revoked.',
 };
 
-/** `::ffff:1.2.3.4` → `1.2.3.4`, so IPv4 rules match IPv4 clients on dual-stack sockets. */
+/**
+ * `::ffff:1.2.3.4` → `1.2.3.4`, so IPv4 rules match IPv4 clients on dual-stack sockets; an IPv6
+ * zone index (`fe80::1%eth0`) is dropped: it names an interface of this host, not the client.
+ */
 export function normaliseAddress(address: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  return mapped ? mapped[1]! : address;
+  if (mapped) return mapped[1]!;
+  const zone = address.indexOf('%');
+  return zone >= 0 && address.includes(':') ? address.slice(0, zone) : address;
+}
+
+/**
+ * The client address: the one resolved through the trusted proxies (`resolved`, from
+ * `X-Forwarded-For`) when it is an IP address, else the socket's. A trusted proxy may still relay
+ * a header the client wrote, so a value that is not an address (`evil`, 8,000 characters) is never
+ * used, matched or stored.
+ */
+export function clientAddress(resolved: string, socketAddress: string | undefined): string {
+  const address = normaliseAddress(resolved);
+  if (isIP(address) !== 0) return address;
+  return normaliseAddress(socketAddress ?? '');
 }
 
 /**
@@ -32,11 +50,23 @@ export function normaliseAddress(address: string): string {
 export function presentedToken(headers: FastifyRequest['headers']): string | undefined {
   const cachet = headers['x-cachet-token'];
   const fromCachet = (Array.isArray(cachet) ? cachet[0] : cachet)?.trim() || undefined;
-  const fromBearer = /^Bearer\s+(\S+)\s*$/i.exec(headers.authorization ?? '')?.[1];
+  const fromBearer = bearerToken(headers.authorization);
   if (fromCachet !== undefined && fromBearer !== undefined && fromCachet !== fromBearer) {
     throw new AppError(401, 'Two different API keys were presented (X-Cachet-Token and Authorization): send one.');
   }
   return fromCachet ?? fromBearer;
+}
+
+/**
+ * The token of an `Authorization: Bearer <token>` header; `undefined` when the header is absent or
+ * empty. Any other form (`Bearer a b`, `Token x`, `Basic …`) is a 401: a client that meant to send
+ * a key must learn it did not, rather than be served the guest view.
+ */
+function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined || header.trim() === '') return undefined;
+  const match = /^Bearer +(\S+) *$/i.exec(header.trim());
+  if (!match) throw new AppError(401, 'The Authorization header is malformed: send "Authorization: Bearer <token>" with one token.');
+  return match[1];
 }
 
 export interface AuthOptions {
@@ -75,6 +105,24 @@ export function createAuthHook({ verifyKey, clock, recordUse }: AuthOptions) {
     }
     recordUse?.(key.id, request.clientIp, now);
   };
+}
+
+/**
+ * `preValidation` stage, after the input is merged: a body field that reaches into another
+ * resource needs that resource's scope too (the route's `fieldScopes`). It runs before validation,
+ * so a caller without the scope learns nothing of the schema, and before the handler, so a refused
+ * write changes nothing.
+ */
+export async function authoriseFields(request: FastifyRequest): Promise<void> {
+  const fieldScopes = request.routeOptions.config.access?.fieldScopes;
+  if (!fieldScopes) return;
+  const body = request.body as Record<string, unknown> | undefined;
+  const granted = request.principal.type === 'key' ? request.principal.key.scopes : [];
+  for (const [field, scope] of Object.entries(fieldScopes)) {
+    if (body?.[field] !== undefined && !scopeGrants(granted, scope)) {
+      throw new AppError(403, `This API key lacks the ${scope} scope, which setting ${field} needs.`);
+    }
+  }
 }
 
 /** True when the caller holds a key with `scope`: such a caller sees what guests cannot (disabled, hidden). */

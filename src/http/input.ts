@@ -4,6 +4,7 @@
  * This stage turns all of that into one plain object per request part before schema validation.
  */
 import type { FastifyRequest } from 'fastify';
+import secureJson from 'secure-json-parse';
 import { AppError } from './errors.js';
 
 const TRUE_WORDS = new Set(['1', 'true', 'on', 'yes']);
@@ -55,9 +56,14 @@ function unstorable(value: unknown): string | null {
   return null;
 }
 
+/** An empty object with no prototype: a field named `__proto__` is then just a field. */
+function fieldMap(): Record<string, unknown> {
+  return Object.create(null) as Record<string, unknown>;
+}
+
 /** Drops `null` fields (Cachet leaves a field unchanged when it is null) and coerces booleans named by the schema. */
 function normalise(input: Record<string, unknown>, schema: JsonSchemaLike | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  const out = fieldMap();
   for (const [name, value] of Object.entries(input)) {
     if (value === null) continue;
     const problem = unstorable(value);
@@ -70,7 +76,7 @@ function normalise(input: Record<string, unknown>, schema: JsonSchemaLike | unde
 
 /** Query or form fields → object: `tags[]=a&tags[]=b` becomes `tags: ['a','b']`, as PHP would read it. */
 function foldListFields(query: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  const out = fieldMap();
   if (!isPlainObject(query)) return out;
   for (const [rawName, value] of Object.entries(query)) {
     const name = rawName.endsWith('[]') ? rawName.slice(0, -2) : rawName;
@@ -112,7 +118,8 @@ export function createInputHook(bodyLimit: number) {
         const text = await readRawBody(request, bodyLimit);
         let parsed: unknown;
         try {
-          parsed = JSON.parse(text);
+          // As the POST bodies are parsed: `__proto__` and `constructor.prototype` are refused.
+          parsed = secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
         } catch {
           throw new AppError(400, 'The request body is not valid JSON.');
         }

@@ -45,10 +45,24 @@ export function listParams(query: Record<string, unknown>, sortable: readonly st
   return { page: Number(query.page ?? 1), perPage, sort, direction };
 }
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Base of absolute links (CACHET_PUBLIC_URL): a request's Host header never reaches a link. */
+    publicUrl: string;
+  }
+}
+
+/** The link to another page of this list: the public URL, this path, the same query with `page` replaced. */
 function pageUrl(request: FastifyRequest, page: number): string {
-  const url = new URL(request.url, `${request.protocol}://${request.host}`);
-  url.searchParams.delete('page');
-  url.searchParams.append('page', String(page));
+  const queryAt = request.url.indexOf('?');
+  const path = queryAt < 0 ? request.url : request.url.slice(0, queryAt);
+  const params = new URLSearchParams(queryAt < 0 ? '' : request.url.slice(queryAt + 1));
+  params.delete('page');
+  params.append('page', String(page));
+  const url = new URL(request.server.publicUrl);
+  // Set as a path, never parsed as a URL: `//host/…` in a request line cannot name another host.
+  url.pathname = url.pathname.replace(/\/$/, '') + path;
+  url.search = params.toString();
   return url.toString();
 }
 

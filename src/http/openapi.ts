@@ -26,6 +26,7 @@ export async function registerOpenApi(app: ApiApp, version: string): Promise<voi
       const described = { ...schema } as Record<string, unknown>;
       described['x-cachet-scope'] = access.scope;
       described['x-cachet-action'] = access.action;
+      if (access.fieldScopes) described['x-cachet-field-scopes'] = access.fieldScopes;
       if (access.scope !== 'public') {
         described.security = access.guest ? [{}, { cachetToken: [] }, { bearer: [] }] : [{ cachetToken: [] }, { bearer: [] }];
       }

@@ -1,6 +1,6 @@
 /** The `Time-Zone` request header (Cachet 2.x): the zone times render and parse in for one request. */
 import type { FastifyRequest } from 'fastify';
-import { isValidTimeZone } from '../infra/time.js';
+import { canonicalTimeZone } from '../infra/time.js';
 import { AppError } from './errors.js';
 
 declare module 'fastify' {
@@ -10,11 +10,15 @@ declare module 'fastify' {
   }
 }
 
-/** The request's zone, or `fallback`; an unknown zone name is a 400. */
+/**
+ * The request's zone in its canonical spelling, or `fallback`; an unknown zone name is a 400.
+ * Only canonical names are passed on: the raw header never reaches the date library's caches.
+ */
 export function requestTimeZone(headers: FastifyRequest['headers'], fallback: string): string {
   const header = headers['time-zone'];
-  const zone = (Array.isArray(header) ? header[0] : header)?.trim();
-  if (zone === undefined || zone === '') return fallback;
-  if (!isValidTimeZone(zone)) throw new AppError(400, `The Time-Zone header "${zone.slice(0, 64)}" is not a known time zone.`);
+  const given = (Array.isArray(header) ? header[0] : header)?.trim();
+  if (given === undefined || given === '') return fallback;
+  const zone = canonicalTimeZone(given);
+  if (zone === null) throw new AppError(400, `The Time-Zone header "${given.slice(0, 64)}" is not a known time zone.`);
   return zone;
 }

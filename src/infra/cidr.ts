@@ -31,3 +31,18 @@ export function blockListOf(list: readonly string[]): BlockList {
   }
   return blocks;
 }
+
+/** The IPv6 block in which IPv4 addresses appear, v4-mapped (`::ffff:0:0/96`). */
+const V4_MAPPED_BLOCK = blockListOf(['::ffff:0:0/96']);
+
+/**
+ * True when an IPv6 range also matches IPv4 clients. Node's BlockList checks an IPv4 address
+ * against IPv6 ranges in its v4-mapped form (`::ffff:a.b.c.d`), so `::/0` admits every IPv4
+ * address and `::ffff:0:0/96` does too: worth telling whoever writes such a range.
+ */
+export function admitsIpv4(text: string): boolean {
+  const cidr = parseCidr(text);
+  if (!cidr || cidr.family !== 'ipv6') return false;
+  if (cidr.prefix > 96) return V4_MAPPED_BLOCK.check(cidr.address, 'ipv6');
+  return blockListOf([text]).check('::ffff:0:0', 'ipv6');
+}

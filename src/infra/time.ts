@@ -1,9 +1,39 @@
 /** Cachet's date formats: how times render (`Y-m-d H:i:s` in a zone) and which input forms parse. */
-import { DateTime, IANAZone } from 'luxon';
+import { DateTime } from 'luxon';
 
-/** True for an IANA (Olson) zone name such as `Europe/London` or `UTC`. */
-export function isValidTimeZone(zone: string): boolean {
-  return IANAZone.isValidZone(zone);
+/**
+ * Current IANA names that this runtime's ICU knows only under an older canonical id (ICU keeps
+ * `Asia/Calcutta` where tzdata and PHP, so Cachet clients, say `Asia/Kolkata`). Each is kept only
+ * if the runtime accepts it.
+ */
+const RENAMED_ZONES = [
+  'Africa/Asmara', 'America/Argentina/Buenos_Aires', 'America/Argentina/Catamarca', 'America/Argentina/Cordoba',
+  'America/Argentina/Jujuy', 'America/Argentina/Mendoza', 'America/Atikokan', 'America/Indiana/Indianapolis',
+  'America/Kentucky/Louisville', 'America/Nuuk', 'Asia/Ho_Chi_Minh', 'Asia/Kathmandu', 'Asia/Kolkata', 'Asia/Yangon',
+  'Atlantic/Faroe', 'Europe/Kyiv', 'Pacific/Chuuk', 'Pacific/Kanton', 'Pacific/Pohnpei', 'Etc/UTC',
+];
+
+function acceptedByRuntime(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Lower-cased zone name → its one spelling, built once. Zone names come from request headers, and
+ * luxon caches a zone and its formatters per exact string without eviction: only these spellings
+ * may ever reach it, so those caches stay bounded whatever clients send.
+ */
+const ZONES: ReadonlyMap<string, string> = new Map(
+  [...Intl.supportedValuesOf('timeZone'), 'UTC', ...RENAMED_ZONES.filter(acceptedByRuntime)].map((zone) => [zone.toLowerCase(), zone]),
+);
+
+/** The canonical spelling of a zone name given in any letter case (`europe/london` → `Europe/London`), or null when unknown. */
+export function canonicalTimeZone(zone: string): string | null {
+  return ZONES.get(zone.trim().toLowerCase()) ?? null;
 }
 
 /** Renders a stored ISO-8601 UTC instant as Cachet does: `2024-05-01 13:45:00` in `zone`. */
@@ -16,23 +46,28 @@ const WALL_FORMATS = ['yyyy-LL-dd HH:mm', 'yyyy-LL-dd HH:mm:ss', 'yyyy-LL-dd'];
 
 /**
  * Parses a date a Cachet client sends: `Y-m-d H:i`, `Y-m-d H:i:s` or `Y-m-d` (wall time in `zone`),
- * or ISO 8601 (its own offset wins; without one, wall time in `zone`). Returns ISO UTC, or null if unparseable.
+ * or ISO 8601 (its own offset wins; without one, wall time in `zone`). Returns ISO UTC, or null if
+ * unparseable or outside the years 0000–9999 in UTC.
  */
 export function parseCachetTime(text: string, zone: string): string | null {
   const trimmed = text.trim();
   for (const format of WALL_FORMATS) {
     const parsed = DateTime.fromFormat(trimmed, format, { zone });
-    if (parsed.isValid) return toStoredTime(parsed.toJSDate());
+    if (parsed.isValid) return storableTime(parsed.toJSDate());
   }
   const iso = DateTime.fromISO(trimmed, { zone, setZone: false });
-  if (iso.isValid && /^\d{4}-\d{2}-\d{2}T/.test(trimmed)) return toStoredTime(iso.toJSDate());
+  if (iso.isValid && /^\d{4}-\d{2}-\d{2}T/.test(trimmed)) return storableTime(iso.toJSDate());
   return null;
 }
 
-/** Unix seconds → stored ISO UTC; null when out of the range a date can hold. */
-export function unixToStoredTime(seconds: number): string | null {
-  if (!Number.isFinite(seconds) || Math.abs(seconds) > 253_402_300_799) return null;
-  return toStoredTime(new Date(Math.trunc(seconds) * 1000));
+/**
+ * The stored form of an instant, or null when its UTC year falls outside 0000–9999: beyond them
+ * the ISO form grows a sign and six digits (`+010000-…`) and no longer sorts as text.
+ */
+function storableTime(date: Date): string | null {
+  if (Number.isNaN(date.getTime())) return null;
+  const stored = toStoredTime(date);
+  return /^\d{4}-/.test(stored) ? stored : null;
 }
 
 /**

@@ -104,7 +104,7 @@ for (const dialect of await dialects()) {
       const onlyStatus = await refused('POST', '/api/v1/incidents', { name: 'x', status: 1, message: 'm', component_status: 2 });
       assert.match(onlyStatus.detail, /component id field is required/);
       const missing = await refused('POST', '/api/v1/incidents', { name: 'x', status: 1, message: 'm', component_id: 999_999, component_status: 2 });
-      assert.match(missing.detail, /component id 999999 does not name an existing component/);
+      assert.match(missing.detail, /component id 999999 does not name a known component/);
       await refused('POST', '/api/v1/incidents', { name: 'x', status: 1, message: 'm', component_id: component.id, component_status: 9 });
       assert.equal(json(await t.request({ url: `/api/v1/components/${component.id}` })).data.status, 1);
     });

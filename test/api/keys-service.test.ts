@@ -47,6 +47,9 @@ for (const dialect of await dialects()) {
         [{ name: 'x', scopes: ['*'], expires: 'tomorrow', createdBy: 'cli' }, /duration/],
         [{ name: 'x', scopes: ['*'], rateLimit: 0, createdBy: 'cli' }, /rate limit/],
         [{ name: 'x', scopes: ['*'], allowedIps: ['10.0.0.0/40'], createdBy: 'cli' }, /10\.0\.0\.0\/40/],
+        // An allow-list that is given but empty is a mistake, never "any address".
+        [{ name: 'x', scopes: ['*'], allowedIps: [], createdBy: 'cli' }, /allowed IPs: the list is empty/],
+        [{ name: 'x', scopes: ['*'], allowedIps: ['', ' '], createdBy: 'cli' }, /allowed IPs: the list is empty/],
       ];
       const before = (await keys.list()).length;
       for (const [input, message] of refusals) {
@@ -54,6 +57,16 @@ for (const dialect of await dialects()) {
         assert.ok(!result.ok && message.test(result.error), `${JSON.stringify(input)} → ${JSON.stringify(result)}`);
       }
       assert.equal((await keys.list()).length, before, 'a refused key was stored');
+    });
+
+    it('stores trimmed allowed IPs and warns about an IPv6 range that admits every IPv4 client', async () => {
+      const wide = await keys.create({ name: 'wide', scopes: ['components.read'], allowedIps: [' ::/0 ', '10.0.0.0/8'], createdBy: 'cli' });
+      assert.ok(wide.ok);
+      assert.deepEqual(wide.key.allowed_ips, ['::/0', '10.0.0.0/8']);
+      assert.equal(wide.warnings.length, 1);
+      assert.match(wide.warnings[0]!, /"::\/0" also admits IPv4 clients/);
+      const any = await keys.create({ name: 'any', scopes: ['components.read'], createdBy: 'cli' });
+      assert.ok(any.ok && any.key.allowed_ips === null && any.warnings.length === 0);
     });
 
     it('allows never-expiring keys only when the operator allows it', async () => {

@@ -1,7 +1,7 @@
 /** The `cachet` command, run as a user runs it: a child process on a real SQLite file. */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,30 @@ async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** `cachet serve` in `cwd` with its defaults (./data), until it logs that it listens; `stop()` sends SIGTERM and returns the exit code. */
+async function startServe(cwd: string) {
+  const port = await freePort();
+  const serveEnv: Record<string, string | undefined> = { ...process.env, PORT: String(port), LOG_LEVEL: 'info' };
+  for (const name of ['CACHET_DATA_DIR', 'DATABASE_URL', 'CACHET_PEPPER', 'CACHET_PEPPER_FILE', 'HOST']) delete serveEnv[name];
+  const child = spawn(process.execPath, [BIN, 'serve'], { cwd, env: serveEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const started = Date.now();
+  while (!output.includes('"msg":"listening"') && Date.now() - started < 20_000 && child.exitCode === null) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    port,
+    output: () => output,
+    async stop(): Promise<number | null> {
+      const exited = child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }
 
 describe('cachet CLI', () => {
@@ -68,6 +92,9 @@ describe('cachet CLI', () => {
       [['keys', 'create', '--name', 'x', '--scopes', 'components.write'], /unknown scope/],
       [['keys', 'create', '--name', 'x', '--scopes', '*', '--expires', '365d'], /longest key lifetime/],
       [['keys', 'create', '--name', 'x', '--scopes', '*', '--rate-limit', 'lots'], /--rate-limit/],
+      // An unset shell variable must not turn into "any address".
+      [['keys', 'create', '--name', 'x', '--scopes', '*', '--allowed-ips', ''], /allowed IPs: the list is empty/],
+      [['keys', 'create', '--name', 'x', '--scopes', '*', '--allowed-ips', ' , '], /allowed IPs: the list is empty/],
       [['keys', 'show', '424242'], /no key with id 424242/],
       [['keys', 'revoke', 'abc'], /not a key id/],
     ];
@@ -81,6 +108,16 @@ describe('cachet CLI', () => {
     const badConfig = run(['keys', 'list'], { ...env, PORT: 'x', CACHET_KEY_MAX_TTL: 'forever' }, dir);
     assert.equal(badConfig.code, 1);
     assert.match(badConfig.stderr, /^cachet: CACHET_KEY_MAX_TTL/);
+  });
+
+  it('says so when an IPv6 range given as allowed IPs also admits every IPv4 client', () => {
+    const wide = run(['keys', 'create', '--name', 'v6', '--scopes', 'components.read', '--allowed-ips', '::/0', '--json'], env, dir);
+    assert.equal(wide.code, 0, wide.stderr);
+    assert.deepEqual(JSON.parse(wide.stdout).allowed_ips, ['::/0']);
+    assert.match(wide.stderr, /warning: allowed IPs: "::\/0" also admits IPv4 clients/);
+    const narrow = run(['keys', 'create', '--name', 'v6', '--scopes', 'components.read', '--allowed-ips', '2001:db8::/32', '--json'], env, dir);
+    assert.equal(narrow.code, 0, narrow.stderr);
+    assert.equal(narrow.stderr, '');
   });
 
   it('has --help on every command', () => {
@@ -101,19 +138,10 @@ describe('cachet CLI', () => {
 
   it('serves, writes a bootstrap key file (0600) that the logs name but never print, and stops on SIGTERM', async () => {
     const serveDir = mkdtempSync(path.join(tmpdir(), 'cachet-serve-'));
-    const port = await freePort();
-    const serveEnv: Record<string, string | undefined> = { ...process.env, PORT: String(port), LOG_LEVEL: 'info' };
-    for (const name of ['CACHET_DATA_DIR', 'DATABASE_URL', 'CACHET_PEPPER', 'CACHET_PEPPER_FILE', 'HOST']) delete serveEnv[name];
-    const child = spawn(process.execPath, [BIN, 'serve'], { cwd: serveDir, env: serveEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
+    const server = await startServe(serveDir);
+    const { port } = server;
     try {
-      const started = Date.now();
-      while (!output.includes('"listening"') && !output.includes('"msg":"listening"') && Date.now() - started < 20_000) {
-        if (child.exitCode !== null) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      const output = server.output();
       assert.match(output, /listening/, output);
       const file = path.join(serveDir, 'data', 'bootstrap-key');
       assert.ok(existsSync(path.join(serveDir, 'data', 'cachet.db')), 'SQLite in ./data');
@@ -124,6 +152,7 @@ describe('cachet CLI', () => {
       assert.match(token, /^cachet_[0-9A-Za-z]{49}$/);
       assert.ok(output.includes(file), 'the log names the file');
       assert.ok(!output.includes(token.slice(12)), 'the token reached the output');
+      assert.doesNotMatch(output, /readable by other users/, 'files this server created were reported as exposed');
       const ping = await fetch(`http://127.0.0.1:${port}/api/v1/ping`);
       assert.equal(ping.status, 200);
       const create = await fetch(`http://127.0.0.1:${port}/api/v1/components`, {
@@ -132,11 +161,37 @@ describe('cachet CLI', () => {
         body: JSON.stringify({ name: 'API', status: 1 }),
       });
       assert.equal(create.status, 200);
-      assert.ok(!output.includes(token.slice(12)), 'the token reached the output');
+      assert.ok(!server.output().includes(token.slice(12)), 'the token reached the output');
     } finally {
-      const exited = child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise<number | null>((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      assert.equal(await exited, 0, output);
+      assert.equal(await server.stop(), 0, server.output());
+      rmSync(serveDir, { recursive: true, force: true });
+    }
+  });
+
+  it('warns at start-up, naming each file and the fix, when the pepper, database or bootstrap key is readable by others', async () => {
+    const serveDir = mkdtempSync(path.join(tmpdir(), 'cachet-modes-'));
+    const data = path.join(serveDir, 'data');
+    mkdirSync(data, { mode: 0o755 });
+    // Files made by an operator or an older release, with a careless umask.
+    writeFileSync(path.join(data, 'pepper'), 'p'.repeat(43) + '\n', { mode: 0o644 });
+    const created = run(['keys', 'create', '--name', 'first', '--scopes', '*'], { CACHET_DATA_DIR: data, DATABASE_URL: `sqlite:${path.join(data, 'cachet.db')}` }, serveDir);
+    assert.equal(created.code, 0, created.stderr);
+    writeFileSync(path.join(data, 'bootstrap-key'), 'left over\n', { mode: 0o640 });
+    chmodSync(path.join(data, 'pepper'), 0o644);
+    chmodSync(path.join(data, 'cachet.db'), 0o644);
+    chmodSync(path.join(data, 'bootstrap-key'), 0o640);
+    const server = await startServe(serveDir);
+    try {
+      const output = server.output();
+      assert.match(output, /listening/, output);
+      for (const name of ['pepper', 'cachet.db', 'bootstrap-key']) {
+        const file = path.join(data, name);
+        const warning = output.split('\n').find((line) => line.includes(`run chmod 600 ${file}`));
+        assert.ok(warning, `no warning for ${name}: ${output}`);
+        assert.equal(JSON.parse(warning).level, 40);
+      }
+    } finally {
+      assert.equal(await server.stop(), 0, server.output());
       rmSync(serveDir, { recursive: true, force: true });
     }
   });

@@ -59,10 +59,37 @@ describe('configuration', () => {
         [{ CACHET_KEY_MAX_TTL: '3 months' }, /^CACHET_KEY_MAX_TTL /],
         [{ CACHET_RATE_LIMIT_DEFAULT: '0' }, /^CACHET_RATE_LIMIT_DEFAULT /],
         [{ CACHET_TIMEZONE: 'Mars/Base' }, /^CACHET_TIMEZONE/],
+        [{ CACHET_PUBLIC_URL: 'status.example.com' }, /^CACHET_PUBLIC_URL /],
+        [{ CACHET_PUBLIC_URL: 'ftp://status.example.com' }, /^CACHET_PUBLIC_URL /],
+        [{ CACHET_PUBLIC_URL: 'https://user:pw@status.example.com' }, /^CACHET_PUBLIC_URL /],
+        [{ CACHET_PUBLIC_URL: 'https://status.example.com/?a=1' }, /^CACHET_PUBLIC_URL /],
+        [{ CACHET_PUBLIC_URL: 'https://status.example.com/#top' }, /^CACHET_PUBLIC_URL /],
       ];
       for (const [env, message] of cases) {
         assert.throws(() => loadConfig({ CACHET_DATA_DIR: dir, ...env }), (err: Error) => message.test(err.message) && !err.message.includes('\n'), JSON.stringify(env));
       }
+    }));
+
+  it('builds links from CACHET_PUBLIC_URL, by default http://HOST:PORT', () =>
+    withDir((dir) => {
+      assert.equal(loadConfig({ CACHET_DATA_DIR: dir }).publicUrl, 'http://127.0.0.1:8000');
+      assert.equal(loadConfig({ CACHET_DATA_DIR: dir, HOST: '::1', PORT: '9000' }).publicUrl, 'http://[::1]:9000');
+      assert.equal(loadConfig({ CACHET_DATA_DIR: dir, CACHET_PUBLIC_URL: 'https://status.example.com/' }).publicUrl, 'https://status.example.com');
+      assert.equal(loadConfig({ CACHET_DATA_DIR: dir, CACHET_PUBLIC_URL: 'https://example.com/status/' }).publicUrl, 'https://example.com/status');
+    }));
+
+  it('reads CACHET_TIMEZONE in any letter case as its canonical name', () =>
+    withDir((dir) => {
+      assert.equal(loadConfig({ CACHET_DATA_DIR: dir, CACHET_TIMEZONE: 'europe/london' }).timezone, 'Europe/London');
+      assert.equal(loadConfig({ CACHET_DATA_DIR: dir, CACHET_TIMEZONE: 'utc' }).timezone, 'UTC');
+    }));
+
+  it('lists the files secrets were read from, for the start-up permission check', () =>
+    withDir((dir) => {
+      const file = path.join(dir, 'secret');
+      writeFileSync(file, 'p'.repeat(40) + '\n');
+      assert.deepEqual(loadConfig({ CACHET_DATA_DIR: dir, CACHET_PEPPER_FILE: file }).secretFiles, [file]);
+      assert.deepEqual(loadConfig({ CACHET_DATA_DIR: dir }).secretFiles, [path.join(dir, 'pepper')]);
     }));
 
   it('allows keys that never expire only when CACHET_KEY_MAX_TTL=never', () =>

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { acceptsJson } from '../../src/http/accept.js';
 import { coerceBoolean } from '../../src/http/input.js';
 import { validationMessages } from '../../src/http/validation.js';
-import { invalidCidrs, parseCidr } from '../../src/infra/cidr.js';
+import { admitsIpv4, invalidCidrs, parseCidr } from '../../src/infra/cidr.js';
 import { parseDuration } from '../../src/infra/duration.js';
 import { formatCachetTime, parseCachetTime } from '../../src/infra/time.js';
 
@@ -46,6 +46,19 @@ describe('input helpers', () => {
     assert.deepEqual(parseCidr('::ffff:192.168.0.0/112'), { address: '192.168.0.0', prefix: 16, family: 'ipv4' });
     assert.deepEqual(parseCidr('127.0.0.1'), { address: '127.0.0.1', prefix: 32, family: 'ipv4' });
     assert.deepEqual(invalidCidrs(['10.0.0.0/33', 'banana', '::1/129', '1.2.3.4/8/1', '10.0.0.0/08x']), ['10.0.0.0/33', 'banana', '::1/129', '1.2.3.4/8/1', '10.0.0.0/08x']);
+  });
+
+  it('tells which IPv6 ranges also admit IPv4 clients (through ::ffff:a.b.c.d)', () => {
+    for (const range of ['::/0', '::/1', '::ffff:0:0/96', '::ffff:0:0/100', '0:0:0:0:0:ffff::/96']) assert.equal(admitsIpv4(range), true, range);
+    for (const range of ['2001:db8::/32', '::1', '::/127', '10.0.0.0/8', '::ffff:10.0.0.0/104', 'banana', '::fffe:0:0/96', '64:ff9b::/96']) assert.equal(admitsIpv4(range), false, range);
+  });
+
+  it('refuses dates whose UTC year is outside 0000–9999', () => {
+    assert.equal(parseCachetTime('9999-12-31 23:59:59', 'UTC'), '9999-12-31T23:59:59.000Z');
+    assert.equal(parseCachetTime('0000-01-01 00:00', 'UTC'), '0000-01-01T00:00:00.000Z');
+    assert.equal(parseCachetTime('9999-12-31 23:30', 'America/New_York'), null);
+    assert.equal(parseCachetTime('0000-01-01 00:30', 'Europe/Berlin'), null);
+    assert.equal(parseCachetTime('9999-12-31T23:59:59-00:01', 'UTC'), null);
   });
 
   it('parses Cachet date forms in a zone and renders Y-m-d H:i:s', () => {

@@ -1,8 +1,8 @@
 /** Storage of components and their tags. Deleted components are kept (soft delete), as Cachet does. */
-import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { Insertable, Selectable, SelectQueryBuilder, Updateable } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import { fetchPage, type PageRequest } from '../../db/paging.js';
-import type { ComponentTable } from '../../db/schema.js';
+import type { ComponentTable, DB } from '../../db/schema.js';
 
 export type ComponentRow = Selectable<ComponentTable>;
 
@@ -18,10 +18,28 @@ export interface ComponentFilters {
   tags?: string[];
 }
 
+/** Who a component read is for: guests see only enabled components outside hidden groups. */
+export interface ComponentAudience {
+  guest: boolean;
+}
+
+/**
+ * Limits a component query to what guests may see: enabled, and not in a hidden group (a component
+ * whose group is gone counts as ungrouped, as `/status` counts it). The one place this rule lives.
+ */
+function visibleTo<O>(query: SelectQueryBuilder<DB, 'components', O>, audience: ComponentAudience): SelectQueryBuilder<DB, 'components', O> {
+  if (!audience.guest) return query;
+  return query
+    .where('components.enabled', '=', 1)
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('component_groups').select('component_groups.id').whereRef('component_groups.id', '=', 'components.group_id').where('component_groups.visible', '<>', 1))),
+    );
+}
+
 export function createComponentsRepo() {
   return {
-    async list(db: Executor, filters: ComponentFilters, page: PageRequest) {
-      let query = db.selectFrom('components').selectAll('components').where('components.deleted_at', 'is', null);
+    async list(db: Executor, filters: ComponentFilters, page: PageRequest, audience: ComponentAudience) {
+      let query = visibleTo(db.selectFrom('components').selectAll('components').where('components.deleted_at', 'is', null), audience);
       if (filters.id !== undefined) query = query.where('components.id', '=', filters.id);
       if (filters.name !== undefined) query = query.where('components.name', '=', filters.name);
       if (filters.status !== undefined) query = query.where('components.status', '=', filters.status);
@@ -35,8 +53,9 @@ export function createComponentsRepo() {
       return fetchPage(query, 'components', page);
     },
 
-    async find(db: Executor, id: number): Promise<ComponentRow | undefined> {
-      return db.selectFrom('components').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+    /** A live component; for a guest audience, only one guests may see. */
+    async find(db: Executor, id: number, audience: ComponentAudience): Promise<ComponentRow | undefined> {
+      return visibleTo(db.selectFrom('components').selectAll('components').where('components.id', '=', id).where('components.deleted_at', 'is', null), audience).executeTakeFirst();
     },
 
     /** Enabled, live components of the given groups, in display order. */

@@ -53,19 +53,16 @@ export function createComponentsService({ repo, clock }: ComponentsServiceDeps) 
   return {
     present,
 
-    /** One page of components; guests (`includeDisabled` false) see enabled ones only. */
-    async list(db: Executor, filters: ComponentFilters, page: PageRequest, includeDisabled: boolean, zone: string) {
-      const effective = includeDisabled ? filters : { ...filters, enabled: filters.enabled === false ? undefined : true };
-      if (!includeDisabled && filters.enabled === false) return { total: 0, items: [] };
-      const { total, rows } = await repo.list(db, effective, page);
+    /** One page of components; guests (`includeHidden` false) see enabled ones outside hidden groups only. */
+    async list(db: Executor, filters: ComponentFilters, page: PageRequest, includeHidden: boolean, zone: string) {
+      const { total, rows } = await repo.list(db, filters, page, { guest: !includeHidden });
       return { total, items: await present(db, rows, zone) };
     },
 
     /** A component, or null when it does not exist or the caller may not see it. */
-    async show(db: Executor, id: number, includeDisabled: boolean, zone: string): Promise<Component | null> {
-      const row = await repo.find(db, id);
-      if (!row || (!includeDisabled && row.enabled !== 1)) return null;
-      return (await present(db, [row], zone))[0]!;
+    async show(db: Executor, id: number, includeHidden: boolean, zone: string): Promise<Component | null> {
+      const row = await repo.find(db, id, { guest: !includeHidden });
+      return row ? (await present(db, [row], zone))[0]! : null;
     },
 
     async create(trx: Executor, input: CreateComponentInput): Promise<ComponentRow> {
@@ -89,7 +86,7 @@ export function createComponentsService({ repo, clock }: ComponentsServiceDeps) 
 
     /** Changes only the fields given; `meta` and `tags` replace what was there. Null when missing. */
     async update(trx: Executor, id: number, input: UpdateComponentInput): Promise<{ before: ComponentRow; after: ComponentRow } | null> {
-      const before = await repo.find(trx, id);
+      const before = await repo.find(trx, id, { guest: false });
       if (!before) return null;
       const after = await repo.update(trx, id, {
         ...(input.name !== undefined && { name: input.name }),
@@ -108,7 +105,7 @@ export function createComponentsService({ repo, clock }: ComponentsServiceDeps) 
 
     /** Soft-deletes a component and detaches its tags; false when missing. */
     async remove(trx: Executor, id: number): Promise<ComponentRow | null> {
-      const row = await repo.find(trx, id);
+      const row = await repo.find(trx, id, { guest: false });
       if (!row) return null;
       await repo.softDelete(trx, id, toStoredTime(clock.now()));
       return row;

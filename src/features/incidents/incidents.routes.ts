@@ -12,7 +12,7 @@ import type { Transact } from '../../http/transact.js';
 import type { IncidentView } from './incident-updates.service.js';
 import type { IncidentFilters } from './incidents.repo.js';
 import { CreateIncidentBody, INCIDENT_SORTABLE, IncidentListQuery, IncidentSchema, UpdateIncidentBody } from './incidents.schema.js';
-import type { IncidentsService } from './incidents.service.js';
+import type { IncidentsService, IncidentWriteContext } from './incidents.service.js';
 
 export interface IncidentsRoutesDeps {
   db: Kysely<DB>;
@@ -23,10 +23,17 @@ export interface IncidentsRoutesDeps {
 
 const tags = ['Incidents'];
 
-/** The request's time zone and the absolute base URL its permalinks use. */
+/** The request's time zone and the absolute base URL its permalinks use (the configured public URL, never the request's Host). */
 export function incidentViewOf(request: FastifyRequest): IncidentView {
-  return { zone: request.timeZone, baseUrl: `${request.protocol}://${request.host}` };
+  return { zone: request.timeZone, baseUrl: request.server.publicUrl };
 }
+
+function writeContextOf(request: FastifyRequest): IncidentWriteContext {
+  return { zone: request.timeZone, seesHiddenComponents: callerHolds(request, 'components.read') };
+}
+
+/** Setting `component_status` changes a component, so it needs that resource's scope too. */
+const componentFieldScopes = { component_status: 'components.manage' } as const;
 
 function filtersOf(query: Record<string, unknown>): IncidentFilters {
   const filters: IncidentFilters = {};
@@ -68,10 +75,10 @@ export function incidentsRoutes(app: ApiApp, { db, transact, incidents, perPageM
     '/api/v1/incidents',
     {
       schema: { tags, summary: 'Create an incident', body: CreateIncidentBody, response: withErrors(200, itemEnvelope(IncidentSchema)) },
-      config: { access: { scope: 'incidents.manage', action: 'incidents.create' } },
+      config: { access: { scope: 'incidents.manage', action: 'incidents.create', fieldScopes: componentFieldScopes } },
     },
     async (request) => {
-      const row = await transact(request, (trx) => incidents.create(trx, request.body, request.timeZone));
+      const row = await transact(request, (trx) => incidents.create(trx, request.body, writeContextOf(request)));
       return { data: (await incidents.present(db, [row], incidentViewOf(request)))[0]! };
     },
   );
@@ -80,11 +87,11 @@ export function incidentsRoutes(app: ApiApp, { db, transact, incidents, perPageM
     '/api/v1/incidents/:id',
     {
       schema: { tags, summary: 'Update an incident', params: IdParams, body: UpdateIncidentBody, response: withErrors(200, itemEnvelope(IncidentSchema)) },
-      config: { access: { scope: 'incidents.manage', action: 'incidents.update' } },
+      config: { access: { scope: 'incidents.manage', action: 'incidents.update', fieldScopes: componentFieldScopes } },
     },
     async (request) => {
       const id = parseId(request.params.id);
-      const changed = await transact(request, async (trx) => found(await incidents.update(trx, id, request.body, request.timeZone)));
+      const changed = await transact(request, async (trx) => found(await incidents.update(trx, id, request.body, writeContextOf(request))));
       return { data: (await incidents.present(db, [changed.after], incidentViewOf(request)))[0]! };
     },
   );

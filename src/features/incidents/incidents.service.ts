@@ -69,7 +69,7 @@ function parseOccurredAt(text: string | undefined, zone: string, problems: strin
   return parsed ?? undefined;
 }
 
-/** The component as a template sees it. */
+/** The component as a template sees it: only what a guest may see (the rendered message is public). */
 function templateComponent(row: ComponentRow | undefined, status: number | undefined) {
   if (!row) return null;
   const effective = status ?? row.status;
@@ -129,6 +129,13 @@ export function presentIncident(row: IncidentRow, updates: IncidentUpdateRow[], 
   };
 }
 
+/** Who writes an incident: the zone wall times are read in, and whether the caller may see hidden components. */
+export interface IncidentWriteContext {
+  zone: string;
+  /** True for a caller holding `components.read`: it may link disabled components and those of hidden groups. */
+  seesHiddenComponents: boolean;
+}
+
 export interface IncidentsServiceDeps {
   repo: IncidentsRepo;
   updatesRepo: IncidentUpdatesRepo;
@@ -145,12 +152,20 @@ export function createIncidentsService({ repo, updatesRepo, componentsRepo, temp
     return rows.map((row) => presentIncident(row, updates.get(row.id) ?? [], view, now));
   }
 
-  /** The live component `id`; a missing one is a 400, since the request names it. */
-  async function linkedComponent(db: Executor, id: number | undefined): Promise<ComponentRow | undefined> {
+  /**
+   * The live component `id` as the caller may see it; one that is missing, or hidden from a caller
+   * who may not see hidden components, is the same 400, so the answer reveals nothing.
+   */
+  async function linkedComponent(db: Executor, id: number | undefined, context: IncidentWriteContext): Promise<ComponentRow | undefined> {
     if (id === undefined || id === 0) return undefined;
-    const component = await componentsRepo.find(db, id);
-    if (!component) throw invalid([`The component id ${id} does not name an existing component.`]);
+    const component = await componentsRepo.find(db, id, { guest: !context.seesHiddenComponents });
+    if (!component) throw invalid([`The component id ${id} does not name a known component.`]);
     return component;
+  }
+
+  /** The component as guests see it, for a template: a hidden one is not shown at all. */
+  async function publicComponent(db: Executor, id: number | undefined): Promise<ComponentRow | undefined> {
+    return id === undefined || id === 0 ? undefined : componentsRepo.find(db, id, { guest: true });
   }
 
   async function setComponentStatus(trx: Executor, component: ComponentRow | undefined, status: number | undefined, at: string): Promise<void> {
@@ -176,13 +191,14 @@ export function createIncidentsService({ repo, updatesRepo, componentsRepo, temp
       return (await present(db, [row], view))[0]!;
     },
 
-    /** Creates an incident and, in the same transaction, sets its component's status. Wall times are read in `zone`. */
-    async create(trx: Executor, input: CreateIncidentInput, zone: string): Promise<IncidentRow> {
+    /** Creates an incident and, in the same transaction, sets its component's status. Wall times are read in the context's zone. */
+    async create(trx: Executor, input: CreateIncidentInput, context: IncidentWriteContext): Promise<IncidentRow> {
+      const zone = context.zone;
       const problems = componentPairProblems(input);
       const occurredAt = parseOccurredAt(input.occurred_at, zone, problems);
       if (input.template === undefined && (input.message ?? '').trim() === '') problems.push(MESSAGE_REQUIRED);
       if (problems.length > 0) throw invalid(problems);
-      const component = await linkedComponent(trx, input.component_id);
+      const component = await linkedComponent(trx, input.component_id, context);
 
       const now = clock.now();
       const at = toStoredTime(now);
@@ -202,7 +218,7 @@ export function createIncidentsService({ repo, updatesRepo, componentsRepo, temp
             ...fields,
             message,
             occurred_at: formatCachetTime(fields.occurred_at, zone),
-            component: templateComponent(component, input.component_status),
+            component: templateComponent(await publicComponent(trx, component?.id), input.component_status),
             component_status: input.component_status ?? null,
           },
         });
@@ -233,7 +249,8 @@ export function createIncidentsService({ repo, updatesRepo, componentsRepo, temp
      * Changes only the fields given (unlike Cachet 2.4, an omitted `visible` or `stickied` stays as it
      * was); `meta` merges by key; `template` re-renders the message. Null when missing.
      */
-    async update(trx: Executor, id: number, input: UpdateIncidentInput, zone: string): Promise<{ before: IncidentRow; after: IncidentRow } | null> {
+    async update(trx: Executor, id: number, input: UpdateIncidentInput, context: IncidentWriteContext): Promise<{ before: IncidentRow; after: IncidentRow } | null> {
+      const zone = context.zone;
       const before = await repo.find(trx, id);
       if (!before) return null;
       // zabbix-cachet sends `component_status` alone on PUT: it means the incident's own component.
@@ -242,13 +259,12 @@ export function createIncidentsService({ repo, updatesRepo, componentsRepo, temp
       const occurredAt = parseOccurredAt(input.occurred_at, zone, problems);
       if (input.template === undefined && input.message !== undefined && input.message.trim() === '') problems.push(MESSAGE_REQUIRED);
       if (problems.length > 0) throw invalid(problems);
-      const component = await linkedComponent(trx, statusFor);
+      const component = await linkedComponent(trx, statusFor, context);
 
       const at = toStoredTime(clock.now());
       let message = input.message;
       if (input.template !== undefined) {
-        const componentId = input.component_id ?? before.component_id;
-        const shown = component ?? (componentId > 0 ? await componentsRepo.find(trx, componentId) : undefined);
+        const shown = await publicComponent(trx, input.component_id ?? before.component_id);
         const effectiveOccurredAt = occurredAt ?? before.occurred_at;
         message = await templates.render(trx, input.template, {
           ...input.vars,

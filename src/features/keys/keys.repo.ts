@@ -5,6 +5,9 @@ import type { ApiKeyTable } from '../../db/schema.js';
 
 export type ApiKeyRow = Selectable<ApiKeyTable>;
 
+/** Longest textual IP address (`0000:0000:0000:0000:0000:ffff:255.255.255.255`). */
+const MAX_ADDRESS_LENGTH = 45;
+
 export function createKeysRepo() {
   return {
     async findByDigest(db: Executor, digest: string): Promise<ApiKeyRow | undefined> {
@@ -40,7 +43,8 @@ export function createKeysRepo() {
 
     /** Records last use in one statement per key; called in batches, off the request path. */
     async recordUse(db: Executor, id: number, at: string, ip: string): Promise<void> {
-      await db.updateTable('api_keys').set({ last_used_at: at, last_used_ip: ip }).where('id', '=', id).execute();
+      // The longest textual IP address is 45 characters; nothing longer is ever stored.
+      await db.updateTable('api_keys').set({ last_used_at: at, last_used_ip: ip.slice(0, MAX_ADDRESS_LENGTH) }).where('id', '=', id).execute();
     },
 
     /** Bumped in the transaction of every change that alters what a key may do, so every instance drops its cache. */

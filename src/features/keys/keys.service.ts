@@ -2,7 +2,7 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/schema.js';
 import { parseScopes, scopesBeyond, type Scope } from '../../http/scopes.js';
-import { invalidCidrs } from '../../infra/cidr.js';
+import { admitsIpv4, invalidCidrs } from '../../infra/cidr.js';
 import type { Clock } from '../../infra/clock.js';
 import { keyDigest } from '../../infra/crypto.js';
 import { parseDuration } from '../../infra/duration.js';
@@ -54,7 +54,8 @@ export interface KeyView {
   last_used_ip: string | null;
 }
 
-export type CreateKeyResult = { ok: true; key: KeyView; token: string } | { ok: false; error: string };
+/** A created key with its token (shown once) and anything its creator should be told about it. */
+export type CreateKeyResult = { ok: true; key: KeyView; token: string; warnings: string[] } | { ok: false; error: string };
 
 function formatDuration(ms: number): string {
   for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) {
@@ -88,7 +89,10 @@ export function createKeysService(deps: KeysServiceDeps) {
   const { db, repo, clock } = deps;
 
   /** Checks the request against policy; returns the stored form or why it is refused. */
-  function plan(input: CreateKeyInput, now: Date): { ok: true; scopes: Scope[]; expiresAt: string | null } | { ok: false; error: string } {
+  function plan(
+    input: CreateKeyInput,
+    now: Date,
+  ): { ok: true; scopes: Scope[]; expiresAt: string | null; allowedIps: string[] | null; warnings: string[] } | { ok: false; error: string } {
     const name = input.name.trim();
     if (name === '' || name.length > 100) return { ok: false, error: 'name must be 1 to 100 characters' };
     const scopes = parseScopes(input.scopes);
@@ -115,13 +119,20 @@ export function createKeysService(deps: KeysServiceDeps) {
     if (input.rateLimit !== undefined && (!Number.isInteger(input.rateLimit) || input.rateLimit < 1 || input.rateLimit > 1_000_000)) {
       return { ok: false, error: 'rate limit must be a whole number of requests per minute between 1 and 1000000' };
     }
-    const badIps = invalidCidrs(input.allowedIps ?? []);
+    const allowedIps = input.allowedIps === undefined ? null : input.allowedIps.map((s) => s.trim()).filter(Boolean);
+    // An empty list given on purpose (an unset shell variable) must not turn into "any address".
+    if (allowedIps !== null && allowedIps.length === 0) return { ok: false, error: 'allowed IPs: the list is empty; leave it out to allow any address' };
+    const badIps = invalidCidrs(allowedIps ?? []);
     if (badIps.length > 0) return { ok: false, error: `allowed IPs: "${badIps[0]}" is not an IPv4 or IPv6 CIDR` };
     if (input.purpose !== undefined && input.purpose.length > 500) return { ok: false, error: 'purpose must be at most 500 characters' };
-    return { ok: true, scopes: scopes.scopes, expiresAt };
+    const warnings = (allowedIps ?? [])
+      .filter(admitsIpv4)
+      .map((cidr) => `allowed IPs: "${cidr}" also admits IPv4 clients (an IPv4 address matches IPv6 ranges as ::ffff:a.b.c.d)`);
+    return { ok: true, scopes: scopes.scopes, expiresAt, allowedIps, warnings };
   }
 
-  async function insertKey(executor: Kysely<DB>, input: CreateKeyInput, scopes: Scope[], expiresAt: string | null, now: Date) {
+  async function insertKey(executor: Kysely<DB>, input: CreateKeyInput, checked: { scopes: Scope[]; expiresAt: string | null; allowedIps: string[] | null }, now: Date) {
+    const { scopes, expiresAt, allowedIps } = checked;
     const token = generateToken();
     const at = toStoredTime(now);
     const row = await repo.insert(executor, {
@@ -130,7 +141,7 @@ export function createKeysService(deps: KeysServiceDeps) {
       digest: keyDigest(deps.pepper, token),
       scopes: JSON.stringify(scopes),
       purpose: input.purpose ?? null,
-      allowed_ips: input.allowedIps && input.allowedIps.length > 0 ? JSON.stringify(input.allowedIps) : null,
+      allowed_ips: allowedIps === null ? null : JSON.stringify(allowedIps),
       resources: null,
       rate_limit: input.rateLimit ?? null,
       expires_at: expiresAt,
@@ -151,8 +162,8 @@ export function createKeysService(deps: KeysServiceDeps) {
       const now = clock.now();
       const checked = plan(input, now);
       if (!checked.ok) return checked;
-      const created = await db.transaction().execute((trx) => insertKey(trx, input, checked.scopes, checked.expiresAt, now));
-      return { ok: true, ...created };
+      const created = await db.transaction().execute((trx) => insertKey(trx, input, checked, now));
+      return { ok: true, ...created, warnings: checked.warnings };
     },
 
     async list(): Promise<KeyView[]> {
@@ -187,7 +198,7 @@ export function createKeysService(deps: KeysServiceDeps) {
         if ((await repo.count(trx)) > 0) return null;
         const ttl = Math.min(24 * 3_600_000, deps.keyMaxTtlMs ?? Infinity);
         const input: CreateKeyInput = { name: 'bootstrap', scopes: ['*'], createdBy: 'bootstrap', purpose: 'first key of a new installation' };
-        return insertKey(trx, input, ['*'], toStoredTime(new Date(now.getTime() + ttl)), now);
+        return insertKey(trx, input, { scopes: ['*'], expiresAt: toStoredTime(new Date(now.getTime() + ttl)), allowedIps: null }, now);
       });
     },
   };

@@ -2,8 +2,11 @@
  * The key verification path (DESIGN.md §2): digest → LRU cache → store. A known key costs no query.
  * Every change that alters what a key may do bumps `key_revision` in its transaction; each instance
  * polls that one row and drops its caches when it moves, so revocation made anywhere (another
- * instance, the CLI on the database) takes effect within one poll interval.
+ * instance, the CLI on the database) takes effect within one poll interval. While the poll keeps
+ * failing the caches are not trusted: a revocation may have gone unseen, so every verify asks the
+ * store (and fails, a 503, if the store is down) until a poll succeeds again.
  */
+import { performance } from 'node:perf_hooks';
 import type { Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { DB } from '../../db/schema.js';
@@ -24,7 +27,12 @@ export interface KeyVerifierOptions {
   pepper: Buffer;
   /** Most keys held in memory (and, separately, most unknown digests remembered). */
   maxEntries?: number;
+  /** Monotonic milliseconds, for the age of the last successful poll; tests may replace it. */
+  monotonicNow?: () => number;
 }
+
+/** Failed polls in a row after which cached answers are no longer trusted. */
+export const STALE_AFTER_POLLS = 3;
 
 function toCached(row: ApiKeyRow): CachedKey {
   const allowed = row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]);
@@ -42,13 +50,21 @@ function toCached(row: ApiKeyRow): CachedKey {
   };
 }
 
-export function createKeyVerifier({ db, repo, pepper, maxEntries = 10_000 }: KeyVerifierOptions) {
+export function createKeyVerifier({ db, repo, pepper, maxEntries = 10_000, monotonicNow = () => performance.now() }: KeyVerifierOptions) {
   const known = new LRUCache<string, CachedKey>({ max: maxEntries });
   const unknown = new LRUCache<string, true>({ max: maxEntries });
   let revision: number | null = null;
   // Bumped on every invalidation: a lookup that began before one must not fill the cache after it.
   let generation = 0;
   let timer: NodeJS.Timeout | null = null;
+  // Set by start(): how old the last successful poll may be before the caches stop being trusted.
+  let staleAfterMs: number | null = null;
+  let lastRefreshAt = monotonicNow();
+
+  /** False once polling has failed for STALE_AFTER_POLLS intervals: a revocation may be unseen. */
+  function cacheTrusted(): boolean {
+    return staleAfterMs === null || monotonicNow() - lastRefreshAt <= staleAfterMs;
+  }
 
   function invalidate(): void {
     generation += 1;
@@ -57,6 +73,10 @@ export function createKeyVerifier({ db, repo, pepper, maxEntries = 10_000 }: Key
   }
 
   async function lookup(digest: string): Promise<CachedKey | null> {
+    if (!cacheTrusted()) {
+      const row = await repo.findByDigest(db, digest);
+      return row ? toCached(row) : null;
+    }
     const cached = known.get(digest);
     if (cached) return cached;
     if (unknown.has(digest)) return null;
@@ -85,21 +105,40 @@ export function createKeyVerifier({ db, repo, pepper, maxEntries = 10_000 }: Key
       revision = current;
       invalidate();
     }
+    lastRefreshAt = monotonicNow();
   }
 
   return {
     verify,
     refresh,
     invalidate,
-    /** Polls for key changes every `intervalMs` until `stop()`. */
+    /**
+     * Polls for key changes every `intervalMs` until `stop()`. `onError` hears the first failure
+     * of a run of failures (not every poll); after STALE_AFTER_POLLS intervals without a
+     * successful poll, verification bypasses the caches.
+     */
     async start(intervalMs: number, onError: (err: unknown) => void): Promise<void> {
       await refresh();
-      timer = setInterval(() => refresh().catch(onError), intervalMs);
+      staleAfterMs = STALE_AFTER_POLLS * intervalMs;
+      let failing = false;
+      timer = setInterval(() => {
+        refresh().then(
+          () => {
+            failing = false;
+          },
+          (err: unknown) => {
+            if (!failing) onError(err);
+            failing = true;
+          },
+        );
+      }, intervalMs);
       timer.unref();
     },
+    /** Stops polling; the caches then answer until `refresh()` or `invalidate()` is called. */
     stop(): void {
       if (timer) clearInterval(timer);
       timer = null;
+      staleAfterMs = null;
     },
     /** Entries held, for tests and benchmarks. */
     size: () => known.size,

@@ -32,26 +32,20 @@ function parseDates(input: { scheduled_at?: string; completed_at?: string }, zon
   const out: { scheduled_at?: string; completed_at?: string | null } = {};
   const errors: string[] = [];
   if (input.scheduled_at !== undefined) {
-    const parsed = parseStoredDate(input.scheduled_at, zone);
+    const parsed = parseCachetTime(input.scheduled_at, zone);
     if (parsed === null) errors.push(invalidDate('scheduled at'));
     else out.scheduled_at = parsed;
   }
   if (input.completed_at !== undefined) {
     if (input.completed_at.trim() === '') out.completed_at = null;
     else {
-      const parsed = parseStoredDate(input.completed_at, zone);
+      const parsed = parseCachetTime(input.completed_at, zone);
       if (parsed === null) errors.push(invalidDate('completed at'));
       else out.completed_at = parsed;
     }
   }
   if (errors.length > 0) throw validationError(errors);
   return out;
-}
-
-/** A Cachet date in `zone` → stored form; null when unparseable or outside years 0000–9999 (which would not sort as text). */
-function parseStoredDate(text: string, zone: string): string | null {
-  const parsed = parseCachetTime(text, zone);
-  return parsed !== null && /^\d{4}-/.test(parsed) ? parsed : null;
 }
 
 function invalidDate(attribute: string): string {
