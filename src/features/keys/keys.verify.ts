@@ -94,7 +94,7 @@ export function createKeyVerifier({ db, repo, pepper, maxEntries = 10_000 }: Key
     /** Polls for key changes every `intervalMs` until `stop()`. */
     async start(intervalMs: number, onError: (err: unknown) => void): Promise<void> {
       await refresh();
-      timer = setInterval(() => refresh().catch(onError), intervalMs);
+      timer = setInterval(() => void refresh().catch(onError), intervalMs);
       timer.unref();
     },
     stop(): void {
