@@ -19,7 +19,7 @@ import { generateToken, isWellFormedToken } from '../src/infra/token.js';
 import { testConfig } from '../test/helpers/app.js';
 import { dialects, freshDatabase } from '../test/helpers/dialects.js';
 
-async function rate(label: string, iterations: number, work: (i: number) => Promise<unknown> | unknown): Promise<{ label: string; opsPerSec: number; usPerOp: number }> {
+async function rate(label: string, iterations: number, work: (i: number) => unknown): Promise<{ label: string; opsPerSec: number; usPerOp: number }> {
   for (let i = 0; i < Math.min(1000, iterations); i++) await work(i);
   const started = performance.now();
   for (let i = 0; i < iterations; i++) await work(i);

@@ -110,6 +110,7 @@ function sendError(reply: FastifyReply, status: number, detail?: string, details
 export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   const { config, database, clock } = deps;
   const app = Fastify({
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens pino's Logger so Fastify() infers the FastifyBaseLogger that ApiApp expects
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
@@ -122,8 +123,8 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     // Errors the router raises before any hook runs, in the same envelope as the rest.
     frameworkErrors: (error, _request, reply) => {
       // A path segment too long to be an id names nothing.
-      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendError(reply, 404);
-      return sendError(reply, 400, error.code === 'FST_ERR_BAD_URL' ? 'The URL is not valid.' : undefined);
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return void sendError(reply, 404);
+      return void sendError(reply, 400, error.code === 'FST_ERR_BAD_URL' ? 'The URL is not valid.' : undefined);
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -183,7 +184,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     if (error instanceof AppError) return sendError(reply, error.status, error.message, error.details);
     if (error.validation) {
-      return sendError(reply, 400, undefined, validationMessages(error.validation as never));
+      return sendError(reply, 400, undefined, validationMessages(error.validation));
     }
     const status = error.statusCode ?? 500;
     if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (status === 400 && error instanceof SyntaxError)) {

@@ -22,6 +22,7 @@ export async function migrateToLatest(database: Database): Promise<string[]> {
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a migration may throw a non-Error; String() is the best description of it
     const message = error instanceof Error ? error.message : String(error);
     throw new Error(`migration ${failed?.migrationName ?? ''} failed: ${message}`.replace('  ', ' '));
   }

@@ -81,9 +81,9 @@ function foldListFields(query: unknown): Record<string, unknown> {
   for (const [rawName, value] of Object.entries(query)) {
     const name = rawName.endsWith('[]') ? rawName.slice(0, -2) : rawName;
     if (rawName.endsWith('[]')) {
-      const list = Array.isArray(value) ? value : [value];
+      const list: unknown[] = Array.isArray(value) ? value : [value];
       const previous = out[name];
-      out[name] = [...(Array.isArray(previous) ? previous : previous === undefined ? [] : [previous]), ...list];
+      out[name] = [...(Array.isArray(previous) ? (previous as unknown[]) : previous === undefined ? [] : [previous]), ...list];
     } else {
       out[name] = value;
     }

@@ -1,6 +1,5 @@
 /** The OpenAPI 3.1 document, generated from the route schemas and their declared scopes. */
 import swagger from '@fastify/swagger';
-import type { RouteAccess } from './access.js';
 import type { ApiApp } from './app-types.js';
 
 /** Registers @fastify/swagger; `GET /api/v1/openapi.json` is added by the system routes. */
@@ -21,7 +20,7 @@ export async function registerOpenApi(app: ApiApp, version: string): Promise<voi
       },
     },
     transform: ({ schema, url, route }) => {
-      const access = route.config?.access as RouteAccess | undefined;
+      const access = route.config?.access;
       if (!access || !schema) return { schema, url };
       const described = { ...schema } as Record<string, unknown>;
       described['x-cachet-scope'] = access.scope;
@@ -30,7 +29,7 @@ export async function registerOpenApi(app: ApiApp, version: string): Promise<voi
       if (access.scope !== 'public') {
         described.security = access.guest ? [{}, { cachetToken: [] }, { bearer: [] }] : [{ cachetToken: [] }, { bearer: [] }];
       }
-      return { schema: described as typeof schema, url };
+      return { schema: described, url };
     },
   });
 }

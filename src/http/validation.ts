@@ -27,15 +27,15 @@ function sentence(error: AjvLikeError): string {
       return `The ${field} must be a string.`;
     }
     case 'minimum':
-      return `The ${field} must be at least ${params.limit}.`;
+      return `The ${field} must be at least ${String(params.limit)}.`;
     case 'maximum':
-      return `The ${field} may not be greater than ${params.limit}.`;
+      return `The ${field} may not be greater than ${String(params.limit)}.`;
     case 'minLength':
-      return Number(params.limit) === 1 ? `The ${field} field is required.` : `The ${field} must be at least ${params.limit} characters.`;
+      return Number(params.limit) === 1 ? `The ${field} field is required.` : `The ${field} must be at least ${String(params.limit)} characters.`;
     case 'maxLength':
-      return `The ${field} may not be greater than ${params.limit} characters.`;
+      return `The ${field} may not be greater than ${String(params.limit)} characters.`;
     case 'maxItems':
-      return `The ${field} may not have more than ${params.limit} items.`;
+      return `The ${field} may not have more than ${String(params.limit)} items.`;
     case 'pattern':
       return `The ${field} format is invalid.`;
     case 'format':
@@ -45,7 +45,7 @@ function sentence(error: AjvLikeError): string {
     case 'const':
       return `The selected ${field} is invalid.`;
     case 'multipleOf':
-      return `The ${field} must be a multiple of ${params.multipleOf}.`;
+      return `The ${field} must be a multiple of ${String(params.multipleOf)}.`;
     default:
       return `The ${field} ${error.message ?? 'is invalid'}.`;
   }

@@ -184,7 +184,8 @@ for (const dialect of await dialects()) {
       it('declares the component scope on every route whose body can set component_status', async () => {
         const document = json(await t.request({ url: '/api/v1/openapi.json' }));
         let seen = 0;
-        for (const [url, operations] of Object.entries(document.paths as Record<string, Record<string, any>>)) {
+        type Operation = { requestBody?: { content?: Record<string, { schema?: { properties?: Record<string, unknown> } }> }; 'x-cachet-field-scopes'?: Record<string, string> };
+        for (const [url, operations] of Object.entries(document.paths as Record<string, Record<string, Operation>>)) {
           for (const [method, operation] of Object.entries(operations)) {
             const properties = operation.requestBody?.content?.['application/json']?.schema?.properties ?? {};
             if (!('component_status' in properties)) continue;

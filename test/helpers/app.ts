@@ -4,7 +4,6 @@ import type { TestContext } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import type { Config } from '../../src/config.js';
 import type { Database, Dialect } from '../../src/db/database.js';
-import type { Scope } from '../../src/http/scopes.js';
 import { fixedClock } from '../../src/infra/clock.js';
 import { createLogger } from '../../src/logger.js';
 import { createServer, type Server } from '../../src/main.js';
@@ -40,7 +39,7 @@ export interface TestApp {
   dialect: Dialect;
   clock: ReturnType<typeof fixedClock>;
   /** Creates a key with `scopes` and returns its token. */
-  key(scopes: readonly (Scope | string)[], extra?: { expires?: string; allowedIps?: string[] }): Promise<string>;
+  key(scopes: readonly string[], extra?: { expires?: string; allowedIps?: string[] }): Promise<string>;
   /** Sends a request; `token` goes in X-Cachet-Token; `body` objects are sent as JSON. */
   request(options: { method?: string; url: string; token?: string; body?: unknown; headers?: Record<string, string>; query?: Record<string, string> }): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
@@ -86,6 +85,7 @@ export async function buildTestApp(dialect: Dialect, overrides: Partial<Config> 
 }
 
 /** Parsed JSON body of a response. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are read loosely in tests: the assertions check their shape
 export function json<T = any>(response: LightMyRequestResponse): T {
   return JSON.parse(response.body) as T;
 }

@@ -43,7 +43,7 @@ export async function assertNoServerErrors(t: TestApp, request: { method: string
     bodies.push(rest);
   }
   for (const body of bodies) {
-    const response = await t.request({ ...request, body: body as object });
+    const response = await t.request({ ...request, body });
     assert.ok(response.statusCode < 500, `${request.method} ${request.url} ${JSON.stringify(body).slice(0, 200)} → ${response.statusCode} ${response.body.slice(0, 300)}`);
     if (response.statusCode < 300 && response.statusCode !== 204) JSON.parse(response.body);
   }

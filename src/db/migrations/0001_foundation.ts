@@ -29,7 +29,7 @@ export function foundation(dialect: Dialect) {
         .addColumn('id', 'integer', (c) => c.primaryKey())
         .addColumn('revision', 'integer', (c) => c.notNull())
         .execute();
-      await db.insertInto('key_revision' as never).values({ id: 1, revision: 0 } as never).execute();
+      await db.insertInto('key_revision' as never).values({ id: 1, revision: 0 }).execute();
 
       await db.schema
         .createTable('settings')

@@ -31,8 +31,8 @@ function visibleTo<O>(query: SelectQueryBuilder<DB, 'components', O>, audience: 
   if (!audience.guest) return query;
   return query
     .where('components.enabled', '=', 1)
-    .where(({ not, exists, selectFrom }) =>
-      not(exists(selectFrom('component_groups').select('component_groups.id').whereRef('component_groups.id', '=', 'components.group_id').where('component_groups.visible', '<>', 1))),
+    .where((eb) =>
+      eb.not(eb.exists(eb.selectFrom('component_groups').select('component_groups.id').whereRef('component_groups.id', '=', 'components.group_id').where('component_groups.visible', '<>', 1))),
     );
 }
 

@@ -9,7 +9,7 @@ import { COMPONENT_STATUS_NAMES, type Component, type CreateComponentInput, type
 
 /** `"Foo, Bar"`, `["Foo","Bar"]` or `{foo: "Foo"}` → distinct tags by slug. */
 export function parseTags(input: string | string[] | object): Array<{ slug: string; name: string }> {
-  const names = typeof input === 'string' ? input.split(/\s*,\s*/) : Array.isArray(input) ? input : Object.values(input).map(String);
+  const names = typeof input === 'string' ? input.split(/\s*,\s*/) : Array.isArray(input) ? (input as string[]) : Object.values(input).map(String);
   const seen = new Map<string, string>();
   for (const raw of names) {
     const name = raw.trim();

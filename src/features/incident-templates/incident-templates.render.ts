@@ -79,7 +79,7 @@ export function createTemplateEngine(limits: TemplateLimits = DEFAULT_LIMITS) {
     async render(source: string, variables: Record<string, unknown>): Promise<string> {
       let output: string;
       try {
-        output = await liquid.parseAndRender(source, variables);
+        output = (await liquid.parseAndRender(source, variables)) as string;
       } catch (error) {
         throw new TemplateError(describe(error));
       }

@@ -38,7 +38,7 @@ export function incidentUpdatesRoutes(app: ApiApp, { db, transact, updates, perP
     },
     async (request) => {
       const incidentId = parseId(request.params.id);
-      const params = listParams(request.query as Record<string, unknown>, UPDATE_SORTABLE, perPageMax);
+      const params = listParams(request.query, UPDATE_SORTABLE, perPageMax);
       const page = found(await updates.list(db, incidentId, params, callerHolds(request, 'incident-updates.read'), incidentViewOf(request)));
       return paginated(request, params, page.total, page.items);
     },

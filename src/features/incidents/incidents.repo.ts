@@ -47,7 +47,7 @@ export function createIncidentsRepo() {
     },
 
     /** Live incidents that are not fixed; without `includeHidden`, only those guests can see. */
-    async countUnresolved(db: Executor, includeHidden: boolean): Promise<number> {
+    async countUnresolved(this: void, db: Executor, includeHidden: boolean): Promise<number> {
       let query = db
         .selectFrom('incidents')
         .select(sql<number>`count(*)`.as('total'))

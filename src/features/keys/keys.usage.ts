@@ -17,12 +17,12 @@ export function createUsageRecorder({ db, repo }: { db: Kysely<DB>; repo: KeysRe
 
   return {
     /** Notes that key `id` was used from `ip` at `at` (the latest use wins). */
-    record(id: number, ip: string, at: Date): void {
+    record(this: void, id: number, ip: string, at: Date): void {
       pending.set(id, { at, ip });
     },
     flush,
     start(intervalMs: number, onError: (err: unknown) => void): void {
-      timer = setInterval(() => flush().catch(onError), intervalMs);
+      timer = setInterval(() => void flush().catch(onError), intervalMs);
       timer.unref();
     },
     /** Stops the timer and writes what is pending. */

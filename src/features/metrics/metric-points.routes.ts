@@ -43,7 +43,7 @@ export function metricPointsRoutes(app: ApiApp, { db, transact, metricPoints, pe
     },
     async (request) => {
       const metricId = parseId(request.params.metric);
-      const params = listParams(request.query as Record<string, unknown>, [], perPageMax);
+      const params = listParams(request.query, [], perPageMax);
       const page = found(await metricPoints.list(db, metricId, params, callerHolds(request, 'metric-points.read'), request.timeZone));
       return paginated(request, params, page.total, page.items);
     },

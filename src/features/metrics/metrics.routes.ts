@@ -34,7 +34,7 @@ export function metricsRoutes(app: ApiApp, { db, transact, metrics, perPageMax }
       config: { access: { scope: 'metrics.read', guest: true, action: 'metrics.list' } },
     },
     async (request) => {
-      const params = listParams(request.query as Record<string, unknown>, METRIC_SORTABLE, perPageMax);
+      const params = listParams(request.query, METRIC_SORTABLE, perPageMax);
       const { total, items } = await metrics.list(db, params, callerHolds(request, 'metrics.read'), request.timeZone);
       return paginated(request, params, total, items);
     },

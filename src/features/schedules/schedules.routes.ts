@@ -28,7 +28,7 @@ export function schedulesRoutes(app: ApiApp, { db, transact, schedules, perPageM
       config: { access: { scope: 'schedules.read', guest: true, action: 'schedules.list' } },
     },
     async (request) => {
-      const params = listParams(request.query as Record<string, unknown>, SCHEDULE_SORTABLE, perPageMax);
+      const params = listParams(request.query, SCHEDULE_SORTABLE, perPageMax);
       const { total, items } = await schedules.list(db, params, request.timeZone);
       return paginated(request, params, total, items);
     },

@@ -31,7 +31,7 @@ export function subscribersRoutes(app: ApiApp, { db, transact, subscribers, perP
       config: { access: { scope: 'subscribers.read', action: 'subscribers.list' } },
     },
     async (request) => {
-      const params = listParams(request.query as Record<string, unknown>, SUBSCRIBER_SORTABLE, perPageMax);
+      const params = listParams(request.query, SUBSCRIBER_SORTABLE, perPageMax);
       const { total, items } = await subscribers.list(db, params, request.timeZone);
       return paginated(request, params, total, items);
     },
