@@ -9,7 +9,7 @@ import { dialects, PG_URL } from '../helpers/dialects.js';
 
 const withPostgres = (await dialects()).includes('postgres');
 
-describe('PostgreSQL migrations', { skip: !withPostgres && 'PostgreSQL not reachable' }, () => {
+describe('PostgreSQL migrations', { skip: !withPostgres && 'PostgreSQL unreachable or left out by CACHET_TEST_DIALECTS' }, () => {
   it('are safe when four instances start at once', async () => {
     const schema = `m_${randomBytes(6).toString('hex')}`;
     const admin = new pg.Client({ connectionString: PG_URL });

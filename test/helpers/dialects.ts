@@ -1,6 +1,9 @@
 /**
  * The databases every API suite runs on: SQLite always; PostgreSQL when reachable. With
  * CACHET_TEST_REQUIRE_SERVICES=1 (set by .ci/run) an unreachable PostgreSQL fails the run.
+ * CACHET_TEST_DIALECTS (comma-separated: sqlite, postgres) runs on exactly those instead; a
+ * PostgreSQL named there must be reachable, and one left out is not even probed (.ci/run's
+ * SQLite-only pass on Node 20 relies on that).
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -23,14 +26,36 @@ async function postgresReachable(): Promise<boolean> {
   }
 }
 
+const ALL_DIALECTS: readonly Dialect[] = ['sqlite', 'postgres'];
+
+/** The dialects CACHET_TEST_DIALECTS names, in canonical order; null when it is unset or blank. */
+function selectedDialects(): Dialect[] | null {
+  const raw = process.env.CACHET_TEST_DIALECTS?.trim();
+  if (!raw) return null;
+  const names = raw.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  const unknown = names.filter((name) => !(ALL_DIALECTS as readonly string[]).includes(name));
+  if (unknown.length > 0 || names.length === 0) {
+    throw new Error(`CACHET_TEST_DIALECTS=${raw}: expected a comma-separated list of ${ALL_DIALECTS.join(', ')}`);
+  }
+  return ALL_DIALECTS.filter((dialect) => names.includes(dialect));
+}
+
 let cached: Promise<Dialect[]> | null = null;
 
 /** Dialects to run on; throws when PostgreSQL is required but unreachable. */
 export function dialects(): Promise<Dialect[]> {
-  cached ??= postgresReachable().then((ok) => {
+  cached ??= (async (): Promise<Dialect[]> => {
+    const selected = selectedDialects();
+    if (selected) {
+      if (selected.includes('postgres') && !(await postgresReachable())) {
+        throw new Error(`PostgreSQL is required (CACHET_TEST_DIALECTS=${process.env.CACHET_TEST_DIALECTS}) but ${PG_URL} is unreachable`);
+      }
+      return selected;
+    }
+    const ok = await postgresReachable();
     if (!ok && REQUIRE_SERVICES) throw new Error(`PostgreSQL is required (CACHET_TEST_REQUIRE_SERVICES=1) but ${PG_URL} is unreachable`);
     return ok ? ['sqlite', 'postgres'] : ['sqlite'];
-  });
+  })();
   return cached;
 }
 
