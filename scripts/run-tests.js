@@ -13,5 +13,7 @@ function find(dir) {
 
 const only = process.argv.slice(2);
 const files = only.length > 0 ? only : find('test').sort();
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], { stdio: 'inherit' });
+// A test that hangs fails after this long instead of holding the whole run (and CI) hostage.
+const timeout = Number(process.env.CACHET_TEST_TIMEOUT_MS ?? 120_000);
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-timeout=${timeout}`, ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);
