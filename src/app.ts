@@ -40,6 +40,9 @@ import { createInputHook } from './http/input.js';
 import { registerOpenApi } from './http/openapi.js';
 import { requestTimeZone } from './http/request-context.js';
 import { createTransact, type TransactionJoiner } from './http/transact.js';
+import { createAuditStage } from './http/audit-stage.js';
+import type { AuditBatcher } from './features/audit/audit.batcher.js';
+import type { AuditWriter } from './features/audit/audit.writer.js';
 import { validationMessages } from './http/validation.js';
 import type { Clock } from './infra/clock.js';
 
@@ -55,7 +58,9 @@ export interface AppDeps {
   clock: Clock;
   verifyKey: VerifyKey;
   recordKeyUse?: (keyId: number, ip: string, at: Date) => void;
-  /** Work that joins each mutation's transaction (the audit writer, when present). */
+  /** The audit trail: every keyed request, denial and change is an event (DESIGN.md §4). */
+  audit: { writer: AuditWriter; batcher: AuditBatcher };
+  /** More work that joins each mutation's transaction, after the audit writer. */
   transactionJoiners?: TransactionJoiner[];
   components: ComponentsService;
   componentGroups: ComponentGroupsService;
@@ -155,8 +160,13 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   app.decorateRequest('principal', null as never);
   app.decorateRequest('clientIp', '');
   app.decorateRequest('timeZone', '');
+  app.decorateRequest('presentedPrefix', null);
+  app.decorateRequest('refusal', null);
+  app.decorateRequest('auditCommitted', false);
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     request.principal = { type: 'anonymous' };
+    // Names the request in the audit trail and the logs, so a client can quote it.
+    reply.header('x-request-id', request.id);
     request.timeZone = config.timezone;
     request.clientIp = clientAddress(request.ip, request.socket.remoteAddress);
     if (request.url.startsWith('/api/') && !acceptsJson(request.headers.accept)) throw new AppError(406);
@@ -166,6 +176,12 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   app.addHook('preValidation', createInputHook(BODY_LIMIT));
   app.addHook('preValidation', authoriseFields);
   app.addHook('preHandler', rejectNonFiniteNumbers);
+  const auditStage = createAuditStage({
+    writer: deps.audit.writer,
+    batcher: deps.audit.batcher,
+    onError: (err, request) => request.log.error({ err }, 'audit event could not be written; answered 503'),
+  });
+  app.addHook('onSend', auditStage.onSend);
   app.addHook('onResponse', async (request, reply) => {
     const principal = request.principal;
     request.log.info(
@@ -182,7 +198,10 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   });
 
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
-    if (error instanceof AppError) return sendError(reply, error.status, error.message, error.details);
+    if (error instanceof AppError) {
+      request.refusal = error.reason ?? null;
+      return sendError(reply, error.status, error.message, error.details);
+    }
     if (error.validation) {
       return sendError(reply, 400, undefined, validationMessages(error.validation));
     }
@@ -210,7 +229,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     return sendError(reply, 404);
   });
 
-  const transact = createTransact(database.db, deps.transactionJoiners);
+  const transact = createTransact(database.db, [auditStage.joiner, ...(deps.transactionJoiners ?? [])]);
   const shared = { db: database.db, transact, perPageMax: config.perPageMax };
 
   systemRoutes(app, { ...shared, system: deps.system, version: deps.version });

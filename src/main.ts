@@ -32,6 +32,11 @@ import { createSchedulesService } from './features/schedules/schedules.service.j
 import { createSystemService } from './features/system/system.service.js';
 import type { ApiApp } from './http/app-types.js';
 import type { TransactionJoiner } from './http/transact.js';
+import { createAuditBatcher, type AuditBatcher } from './features/audit/audit.batcher.js';
+import { createAuditRepo } from './features/audit/audit.repo.js';
+import { systemContext, type AuditContext } from './features/audit/audit.types.js';
+import { createAuditWriter, type AuditWriter } from './features/audit/audit.writer.js';
+import { administerKeys, type KeysAdmin } from './features/keys/keys.admin.js';
 import { systemClock, type Clock } from './infra/clock.js';
 import { exposedFiles, writeSecretFile } from './infra/secret-file.js';
 
@@ -50,6 +55,19 @@ export async function openMigratedDatabase(config: Pick<Config, 'databaseUrl'>):
   return database;
 }
 
+/** The audit writer over a database (the server's and the CLI's). */
+export function auditWriterFor(config: Pick<Config, 'pepper'>, clock: Clock = systemClock): AuditWriter {
+  return createAuditWriter({ repo: createAuditRepo(), clock, pepper: config.pepper });
+}
+
+/**
+ * Key administration outside a request (the CLI, the bootstrap key, tests): each change in its
+ * own transaction, audited under `context` (for the CLI, the system actor and the command).
+ */
+export function keysAdminFor(database: Database, config: Config, context: AuditContext, clock: Clock = systemClock): KeysAdmin {
+  return administerKeys(keysServiceFor(database, config, clock), database.db, auditWriterFor(config, clock), context);
+}
+
 /** The keys service over a database, for the server and the CLI alike. */
 export function keysServiceFor(database: Database, config: Config, clock: Clock = systemClock): KeysService {
   return createKeysService({
@@ -65,7 +83,9 @@ export function keysServiceFor(database: Database, config: Config, clock: Clock 
 /** A running application with the background work it owns. */
 export interface Server {
   app: ApiApp;
-  keys: KeysService;
+  /** Key administration as the system actor (`cachet serve`). */
+  keys: KeysAdmin;
+  audit: { writer: AuditWriter; batcher: AuditBatcher };
   verifier: KeyVerifier;
   /** Writes pending `last_used_*` updates now (they are otherwise batched). */
   flushKeyUsage(): Promise<void>;
@@ -91,7 +111,10 @@ export async function createServer(
   const incidentTemplates = createIncidentTemplatesService({ repo: createIncidentTemplatesRepo(), engine: createTemplateEngine(), clock });
   const metricsRepo = createMetricsRepo();
   const metricPointsRepo = createMetricPointsRepo();
+  const auditWriter = auditWriterFor(config, clock);
+  const audit = { writer: auditWriter, batcher: createAuditBatcher({ db: database.db, writer: auditWriter }) };
   const deps: AppDeps = {
+    audit,
     version: VERSION,
     config,
     logger,
@@ -117,12 +140,14 @@ export async function createServer(
   usage.start(10_000, onError);
   return {
     app,
-    keys: keysServiceFor(database, config, clock),
+    keys: keysAdminFor(database, config, systemContext('cachet serve'), clock),
+    audit,
     verifier,
     flushKeyUsage: () => usage.flush(),
     async close() {
       verifier.stop();
       await app.close();
+      await audit.batcher.drain();
       await usage.stop();
     },
   };

@@ -5,6 +5,7 @@ import { openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { serve, VERSION } from '../main.js';
 import { createLogger } from '../logger.js';
+import { auditCommand } from './audit.js';
 import { keysCommand } from './keys.js';
 import { action, printJson } from './run.js';
 
@@ -54,5 +55,6 @@ program
   );
 
 keysCommand(program);
+auditCommand(program);
 
 await program.parseAsync(process.argv);

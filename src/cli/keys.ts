@@ -2,7 +2,9 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import type { KeyView } from '../features/keys/keys.service.js';
-import { keysServiceFor, openMigratedDatabase } from '../main.js';
+import { systemContext } from '../features/audit/audit.types.js';
+import type { KeysAdmin } from '../features/keys/keys.admin.js';
+import { keysAdminFor, openMigratedDatabase } from '../main.js';
 import { action, CliError, printJson } from './run.js';
 
 function keyId(text: string): number {
@@ -25,11 +27,11 @@ function describe(key: KeyView): string {
   ].join('\n');
 }
 
-async function withKeys<T>(work: (keys: ReturnType<typeof keysServiceFor>) => Promise<T>): Promise<T> {
+async function withKeys<T>(command: string, work: (keys: KeysAdmin) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const database = await openMigratedDatabase(config);
   try {
-    return await work(keysServiceFor(database, config));
+    return await work(keysAdminFor(database, config, systemContext(`cachet keys ${command}`)));
   } finally {
     await database.close();
   }
@@ -51,7 +53,7 @@ export function keysCommand(program: Command): void {
     .action(
       action(async (options: { name: string; scopes: string; expires?: string; purpose?: string; rateLimit?: string; allowedIps?: string; json?: boolean }) => {
         if (options.rateLimit !== undefined && !/^\d+$/.test(options.rateLimit)) throw new CliError('--rate-limit must be a whole number');
-        const result = await withKeys((service) =>
+        const result = await withKeys('create', (service) =>
           service.create({
             name: options.name,
             scopes: options.scopes.split(','),
@@ -78,7 +80,7 @@ export function keysCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       action(async (options: { json?: boolean }) => {
-        const list = await withKeys((service) => service.list());
+        const list = await withKeys('list', (service) => service.list());
         if (options.json) return printJson(list);
         if (list.length === 0) return void process.stdout.write('no keys\n');
         const rows = list.map((k) => [String(k.id), k.prefix, k.status, k.expires_at ?? 'never', k.name, k.scopes.join(',')]);
@@ -95,7 +97,7 @@ export function keysCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       action(async (id: string, options: { json?: boolean }) => {
-        const key = await withKeys((service) => service.show(keyId(id)));
+        const key = await withKeys('show', (service) => service.show(keyId(id)));
         if (!key) throw new CliError(`no key with id ${id}`);
         if (options.json) printJson(key);
         else process.stdout.write(describe(key) + '\n');
@@ -109,7 +111,7 @@ export function keysCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       action(async (id: string, options: { json?: boolean }) => {
-        const result = await withKeys((service) => service.revoke(keyId(id)));
+        const result = await withKeys('revoke', (service) => service.revoke(keyId(id)));
         if (!result.ok) throw new CliError(result.error === 'not_found' ? `no key with id ${id}` : `key ${id} is already revoked`);
         if (options.json) printJson(result.key);
         else process.stdout.write(`revoked key ${result.key.id} (${result.key.prefix}…, ${result.key.name})\n`);

@@ -3,6 +3,7 @@ import { Migrator, type Migration, type MigrationProvider } from 'kysely';
 import type { Database } from './database.js';
 import { foundation } from './migrations/0001_foundation.js';
 import { statusContent } from './migrations/0002_status_content.js';
+import { audit } from './migrations/0003_audit.js';
 
 function provider(database: Database): MigrationProvider {
   return {
@@ -10,6 +11,7 @@ function provider(database: Database): MigrationProvider {
       return {
         '0001_foundation': foundation(database.dialect),
         '0002_status_content': statusContent(database.dialect),
+        '0003_audit': audit(database.dialect),
       };
     },
   };

@@ -165,6 +165,57 @@ export interface SubscriptionTable {
   updated_at: string;
 }
 
+export interface AuditEventTable {
+  /** Position in the hash chain, from 1, assigned under the head's lock. */
+  seq: number;
+  id: string;
+  at: string;
+  request_id: string | null;
+  actor_type: 'key' | 'user' | 'system' | 'anonymous';
+  key_id: number | null;
+  key_prefix: string | null;
+  user_id: number | null;
+  ip: string | null;
+  user_agent: string | null;
+  method: string | null;
+  path: string | null;
+  action: string;
+  resource_type: string | null;
+  resource_id: string | null;
+  outcome: 'allowed' | 'denied' | 'failed';
+  status: number | null;
+  reason: string | null;
+  /** JSON object field → [before, after], secrets and personal data redacted. */
+  changes: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditHeadTable {
+  id: number;
+  seq: number;
+  hash: string;
+  /** After a prune: the last removed event's seq and hash, which the oldest kept event chains from. */
+  anchor_seq: number;
+  anchor_hash: string;
+}
+
+export interface AuditCheckpointTable {
+  seq: number;
+  hash: string;
+  at: string;
+  /** Ed25519 over the canonical JSON of {seq, hash, at}, base64. */
+  signature: string;
+}
+
+export interface AuditCursorTable {
+  /** The sink's name (its configured target). */
+  name: string;
+  /** Last event seq the sink has received. */
+  seq: number;
+  updated_at: string;
+}
+
 /** Every table, as Kysely sees it. */
 export interface DB {
   api_keys: ApiKeyTable;
@@ -181,4 +232,8 @@ export interface DB {
   schedules: ScheduleTable;
   subscribers: SubscriberTable;
   subscriptions: SubscriptionTable;
+  audit_events: AuditEventTable;
+  audit_head: AuditHeadTable;
+  audit_checkpoints: AuditCheckpointTable;
+  audit_cursors: AuditCursorTable;
 }

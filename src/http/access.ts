@@ -47,5 +47,7 @@ declare module 'fastify' {
     principal: Principal;
     /** Client address as resolved through CACHET_TRUSTED_PROXIES, v4-mapped addresses normalised. */
     clientIp: string;
+    /** The public prefix of a well-formed token the request presented, accepted or not. */
+    presentedPrefix: string | null;
   }
 }

@@ -6,19 +6,15 @@
  */
 import { isIP } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { isWellFormedToken } from '../infra/token.js';
+import { displayPrefix, isWellFormedToken } from '../infra/token.js';
 import type { Clock } from '../infra/clock.js';
 import type { KeyRefusal, Principal, VerifyKey } from './access.js';
-import { AppError } from './errors.js';
+import { refused, type RefusalReason } from './errors.js';
 import { scopeGrants, type Scope } from './scopes.js';
 
 const ANONYMOUS: Principal = { type: 'anonymous' };
 
-const REFUSALS: Record<KeyRefusal, string> = {
-  unknown: 'The API key is not recognised.',
-  expired: 'The API key has expired.',
-  revoked: 'The API key has been revoked.',
-};
+const REASONS: Record<KeyRefusal, RefusalReason> = { unknown: 'key_unknown', expired: 'key_expired', revoked: 'key_revoked' };
 
 /**
  * `::ffff:1.2.3.4` → `1.2.3.4`, so IPv4 rules match IPv4 clients on dual-stack sockets; an IPv6
@@ -52,7 +48,7 @@ export function presentedToken(headers: FastifyRequest['headers']): string | und
   const fromCachet = (Array.isArray(cachet) ? cachet[0] : cachet)?.trim() || undefined;
   const fromBearer = bearerToken(headers.authorization);
   if (fromCachet !== undefined && fromBearer !== undefined && fromCachet !== fromBearer) {
-    throw new AppError(401, 'Two different API keys were presented (X-Cachet-Token and Authorization): send one.');
+    throw refused('key_conflict');
   }
   return fromCachet ?? fromBearer;
 }
@@ -65,7 +61,7 @@ export function presentedToken(headers: FastifyRequest['headers']): string | und
 function bearerToken(header: string | undefined): string | undefined {
   if (header === undefined || header.trim() === '') return undefined;
   const match = /^Bearer +(\S+) *$/i.exec(header.trim());
-  if (!match) throw new AppError(401, 'The Authorization header is malformed: send "Authorization: Bearer <token>" with one token.');
+  if (!match) throw refused('authorization_malformed');
   return match[1];
 }
 
@@ -86,22 +82,22 @@ export function createAuthHook({ verifyKey, clock, recordUse }: AuthOptions) {
     const token = presentedToken(request.headers);
     if (token === undefined) {
       if (access.scope === 'public' || access.guest) return;
-      throw new AppError(401, 'An API key is required: send it as X-Cachet-Token or Authorization: Bearer.');
+      throw refused('key_missing');
     }
-    if (!isWellFormedToken(token)) {
-      throw new AppError(401, 'The API key is malformed or its checksum does not match.');
-    }
+    if (!isWellFormedToken(token)) throw refused('key_malformed');
+    // A well-formed token's public prefix names it in the audit trail even when it is refused.
+    request.presentedPrefix = displayPrefix(token);
     const now = clock.now();
     const verified = await verifyKey(token, now);
-    if (!verified.ok) throw new AppError(401, REFUSALS[verified.reason]);
+    if (!verified.ok) throw refused(REASONS[verified.reason]);
     const key = verified.key;
     request.principal = { type: 'key', key };
 
     if (key.allowedIps && !key.allowedIps.check(request.clientIp, request.clientIp.includes(':') ? 'ipv6' : 'ipv4')) {
-      throw new AppError(403, `This API key may not be used from ${request.clientIp}.`);
+      throw refused('ip_denied', `This API key may not be used from ${request.clientIp}.`);
     }
     if (access.scope !== 'public' && !scopeGrants(key.scopes, access.scope)) {
-      throw new AppError(403, `This API key lacks the ${access.scope} scope.`);
+      throw refused('scope_missing', `This API key lacks the ${access.scope} scope.`);
     }
     recordUse?.(key.id, request.clientIp, now);
   };
@@ -120,7 +116,7 @@ export async function authoriseFields(request: FastifyRequest): Promise<void> {
   const granted = request.principal.type === 'key' ? request.principal.key.scopes : [];
   for (const [field, scope] of Object.entries(fieldScopes)) {
     if (body?.[field] !== undefined && !scopeGrants(granted, scope)) {
-      throw new AppError(403, `This API key lacks the ${scope} scope, which setting ${field} needs.`);
+      throw refused('scope_missing', `This API key lacks the ${scope} scope, which setting ${field} needs.`);
     }
   }
 }

@@ -31,16 +31,48 @@ const DEFAULT_DETAILS: Record<number, string> = {
   503: 'The service is temporarily unavailable.',
 };
 
+/**
+ * Why a request was refused: the closed catalogue of reason codes, each with its status and the
+ * message a client sees. The code is the audit event's `reason`.
+ */
+export const REFUSALS = {
+  key_missing: { status: 401, message: 'An API key is required: send it as X-Cachet-Token or Authorization: Bearer.' },
+  key_malformed: { status: 401, message: 'The API key is malformed or its checksum does not match.' },
+  key_conflict: { status: 401, message: 'Two different API keys were presented (X-Cachet-Token and Authorization): send one.' },
+  authorization_malformed: {
+    status: 401,
+    message: 'The Authorization header is malformed: send "Authorization: Bearer <token>" with one token.',
+  },
+  key_unknown: { status: 401, message: 'The API key is not recognised.' },
+  key_expired: { status: 401, message: 'The API key has expired.' },
+  key_revoked: { status: 401, message: 'The API key has been revoked.' },
+  scope_missing: { status: 403, message: 'This API key lacks the scope this request needs.' },
+  ip_denied: { status: 403, message: 'This API key may not be used from this address.' },
+  resource_denied: { status: 403, message: 'This API key may not act on this resource.' },
+  rate_limited: { status: 429, message: 'Too many requests: slow down and retry later.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type RefusalReason = keyof typeof REFUSALS;
+
 /** An expected failure with the HTTP status it maps to; `details` become `meta.details` (validation). */
 export class AppError extends Error {
   readonly status: number;
   readonly details?: string[];
+  /** For a refusal: its code from `REFUSALS`. */
+  readonly reason?: RefusalReason;
 
-  constructor(status: number, detail?: string, details?: string[]) {
+  constructor(status: number, detail?: string, details?: string[], reason?: RefusalReason) {
     super(detail ?? DEFAULT_DETAILS[status] ?? TITLES[status] ?? 'Error');
     this.status = status;
     this.details = details;
+    this.reason = reason;
   }
+}
+
+/** A refusal from the catalogue; `detail` replaces the catalogue's message with a more specific one. */
+export function refused(reason: RefusalReason, detail?: string): AppError {
+  const entry = REFUSALS[reason];
+  return new AppError(entry.status, detail ?? entry.message, undefined, reason);
 }
 
 /** A 400 carrying validation messages, as Cachet 2.4 reports them. */

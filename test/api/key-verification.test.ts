@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { createKeysRepo } from '../../src/features/keys/keys.repo.js';
 import { createKeysService } from '../../src/features/keys/keys.service.js';
 import { systemClock } from '../../src/infra/clock.js';
-import { buildTestApp, json, testConfig, type TestApp } from '../helpers/app.js';
+import { adminKeys, buildTestApp, json, testConfig, type TestApp } from '../helpers/app.js';
 import { dialects } from '../helpers/dialects.js';
 
 for (const dialect of await dialects()) {
@@ -47,7 +47,7 @@ for (const dialect of await dialects()) {
       const token = await t.key(['components.read']);
       assert.equal((await t.request({ url: '/api/v1/components', token })).statusCode, 200);
       // A second service over the same database, as `cachet keys revoke` would be.
-      const cli = createKeysService({ db: t.database.db, repo: createKeysRepo(), pepper: testConfig().pepper, clock: systemClock, keyMaxTtlMs: null, keyDefaultTtlMs: 86_400_000 });
+      const cli = adminKeys(createKeysService({ db: t.database.db, repo: createKeysRepo(), pepper: testConfig().pepper, clock: systemClock, keyMaxTtlMs: null, keyDefaultTtlMs: 86_400_000 }), t.database.db);
       const id = (await cli.list()).find((k) => token.startsWith(k.prefix))!.id;
       assert.ok((await cli.revoke(id)).ok);
       const started = Date.now();

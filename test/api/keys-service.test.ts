@@ -1,13 +1,14 @@
 /** Key lifecycle rules: policy on expiry and scopes, revocation, bootstrap. */
+import type { KeysAdmin } from '../../src/features/keys/keys.admin.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { openDatabase } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { createKeysRepo } from '../../src/features/keys/keys.repo.js';
-import { createKeysService, type KeysService } from '../../src/features/keys/keys.service.js';
+import { createKeysService } from '../../src/features/keys/keys.service.js';
 import { fixedClock } from '../../src/infra/clock.js';
 import { isWellFormedToken } from '../../src/infra/token.js';
-import { testConfig } from '../helpers/app.js';
+import { adminKeys, testConfig } from '../helpers/app.js';
 import { dialects, freshDatabase, PG_URL } from '../helpers/dialects.js';
 
 const DAY = 86_400_000;
@@ -15,10 +16,10 @@ const DAY = 86_400_000;
 for (const dialect of await dialects()) {
   describe(`keys service (${dialect})`, () => {
     let database: Awaited<ReturnType<typeof freshDatabase>>;
-    let keys: KeysService;
+    let keys: KeysAdmin;
     const clock = fixedClock(new Date('2026-11-25T12:00:00Z'));
     const service = (overrides: { keyMaxTtlMs?: number | null } = {}) =>
-      createKeysService({ db: database.db, repo: createKeysRepo(), pepper: testConfig().pepper, clock, keyMaxTtlMs: 90 * DAY, keyDefaultTtlMs: 90 * DAY, ...overrides });
+      adminKeys(createKeysService({ db: database.db, repo: createKeysRepo(), pepper: testConfig().pepper, clock, keyMaxTtlMs: 90 * DAY, keyDefaultTtlMs: 90 * DAY, ...overrides }), database.db, clock);
 
     before(async () => {
       database = await freshDatabase(dialect);
@@ -38,7 +39,7 @@ for (const dialect of await dialects()) {
     });
 
     it('refuses an empty scope list, unknown scopes, bad names and lifetimes past the maximum', async () => {
-      const refusals: Array<[Parameters<KeysService['create']>[0], RegExp]> = [
+      const refusals: Array<[Parameters<KeysAdmin['create']>[0], RegExp]> = [
         [{ name: 'x', scopes: [], createdBy: 'cli' }, /at least one scope/],
         [{ name: 'x', scopes: ['components.write'], createdBy: 'cli' }, /unknown scope "components.write"/],
         [{ name: '', scopes: ['*'], createdBy: 'cli' }, /name/],
@@ -106,7 +107,7 @@ for (const dialect of await dialects()) {
       const extra = dialect === 'postgres' ? openDatabase(PG_URL, { schema: database.schema }) : null;
       try {
         const clock = fixedClock(new Date('2026-11-25T12:00:00Z'));
-        const make = (db: typeof database.db) => createKeysService({ db, repo: createKeysRepo(), pepper: testConfig().pepper, clock, keyMaxTtlMs: 90 * DAY, keyDefaultTtlMs: 90 * DAY });
+        const make = (db: typeof database.db) => adminKeys(createKeysService({ db, repo: createKeysRepo(), pepper: testConfig().pepper, clock, keyMaxTtlMs: 90 * DAY, keyDefaultTtlMs: 90 * DAY }), db, clock);
         const starters = [make(database.db), make((extra ?? database).db), make(database.db)];
         const results = await Promise.all(starters.map((s) => s.bootstrap()));
         const made = results.filter((r) => r !== null);

@@ -3,14 +3,15 @@
  * races an invalidation, the exact millisecond of expiry, keys that never expire, and the cache of
  * unknown digests.
  */
+import type { KeysAdmin } from '../../src/features/keys/keys.admin.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createKeysRepo, type KeysRepo } from '../../src/features/keys/keys.repo.js';
-import { createKeysService, keyView, type KeysService } from '../../src/features/keys/keys.service.js';
+import { createKeysService, keyView } from '../../src/features/keys/keys.service.js';
 import { createKeyVerifier } from '../../src/features/keys/keys.verify.js';
 import { fixedClock } from '../../src/infra/clock.js';
 import { generateToken } from '../../src/infra/token.js';
-import { testConfig } from '../helpers/app.js';
+import { adminKeys, testConfig } from '../helpers/app.js';
 import { dialects, freshDatabase } from '../helpers/dialects.js';
 
 const DAY = 86_400_000;
@@ -18,14 +19,14 @@ const DAY = 86_400_000;
 for (const dialect of await dialects()) {
   describe(`key verifier (${dialect})`, () => {
     let database: Awaited<ReturnType<typeof freshDatabase>>;
-    let keys: KeysService;
+    let keys: KeysAdmin;
     const repo = createKeysRepo();
     const clock = fixedClock(new Date('2026-11-25T12:00:00Z'));
     const pepper = testConfig().pepper;
 
     before(async () => {
       database = await freshDatabase(dialect);
-      keys = createKeysService({ db: database.db, repo, pepper, clock, keyMaxTtlMs: null, keyDefaultTtlMs: 90 * DAY });
+      keys = adminKeys(createKeysService({ db: database.db, repo, pepper, clock, keyMaxTtlMs: null, keyDefaultTtlMs: 90 * DAY }), database.db, clock);
     });
     after(() => database.close());
 

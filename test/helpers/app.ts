@@ -4,7 +4,14 @@ import type { TestContext } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import type { Config } from '../../src/config.js';
 import type { Database, Dialect } from '../../src/db/database.js';
-import { fixedClock } from '../../src/infra/clock.js';
+import type { Kysely } from 'kysely';
+import type { DB } from '../../src/db/schema.js';
+import { createAuditRepo } from '../../src/features/audit/audit.repo.js';
+import { systemContext } from '../../src/features/audit/audit.types.js';
+import { createAuditWriter } from '../../src/features/audit/audit.writer.js';
+import { administerKeys, type KeysAdmin } from '../../src/features/keys/keys.admin.js';
+import type { KeysService } from '../../src/features/keys/keys.service.js';
+import { fixedClock, systemClock, type Clock } from '../../src/infra/clock.js';
 import { createLogger } from '../../src/logger.js';
 import { createServer, type Server } from '../../src/main.js';
 import { freshDatabase } from './dialects.js';
@@ -91,3 +98,8 @@ export function json<T = any>(response: LightMyRequestResponse): T {
 }
 
 export type { TestContext };
+
+/** A keys service administered as the CLI would (each change audited as `cachet test`). */
+export function adminKeys(service: KeysService, db: Kysely<DB>, clock: Clock = systemClock): KeysAdmin {
+  return administerKeys(service, db, createAuditWriter({ repo: createAuditRepo(), clock, pepper: testConfig().pepper }), systemContext('cachet test'));
+}

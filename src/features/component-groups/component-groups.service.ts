@@ -1,5 +1,6 @@
 /** Component group rules: guest visibility, the enabled-components views, ungrouping on delete. */
 import type { Executor } from '../../db/database.js';
+import { created, removed, updated } from '../audit/audit.changes.js';
 import type { PageRequest } from '../../db/paging.js';
 import type { Clock } from '../../infra/clock.js';
 import { formatCachetTime, toStoredTime } from '../../infra/time.js';
@@ -56,14 +57,14 @@ export function createComponentGroupsService({ repo, componentsRepo, components,
 
     async create(trx: Executor, input: CreateComponentGroupInput): Promise<ComponentGroupRow> {
       const at = toStoredTime(clock.now());
-      return repo.insert(trx, {
+      return created(trx, 'component-groups', await repo.insert(trx, {
         name: input.name,
         order: input.order ?? 0,
         collapsed: input.collapsed ?? 0,
         visible: input.visible ? 1 : 0,
         created_at: at,
         updated_at: at,
-      });
+      }));
     },
 
     async update(trx: Executor, id: number, input: UpdateComponentGroupInput): Promise<{ before: ComponentGroupRow; after: ComponentGroupRow } | null> {
@@ -76,7 +77,7 @@ export function createComponentGroupsService({ repo, componentsRepo, components,
         ...(input.visible !== undefined && { visible: input.visible ? 1 : 0 }),
         updated_at: toStoredTime(clock.now()),
       });
-      return { before, after };
+      return updated(trx, 'component-groups', { before, after });
     },
 
     /** Deletes a group; its components stay, ungrouped (`group_id` 0). */
@@ -85,7 +86,7 @@ export function createComponentGroupsService({ repo, componentsRepo, components,
       if (!row) return null;
       await componentsRepo.ungroup(trx, id, toStoredTime(clock.now()));
       await repo.delete(trx, id);
-      return row;
+      return removed(trx, 'component-groups', row);
     },
   };
 }

@@ -1,5 +1,6 @@
 /** Component rules: defaults, tags, visibility and the Cachet 2.4 response shape. */
 import type { Executor } from '../../db/database.js';
+import { created, removed, updated } from '../audit/audit.changes.js';
 import type { PageRequest } from '../../db/paging.js';
 import type { Clock } from '../../infra/clock.js';
 import { slugify } from '../../infra/slug.js';
@@ -81,7 +82,7 @@ export function createComponentsService({ repo, clock }: ComponentsServiceDeps) 
         deleted_at: null,
       });
       if (input.tags !== undefined) await repo.replaceTags(trx, row.id, parseTags(input.tags));
-      return row;
+      return created(trx, 'components', row);
     },
 
     /** Changes only the fields given; `meta` and `tags` replace what was there. Null when missing. */
@@ -100,7 +101,7 @@ export function createComponentsService({ repo, clock }: ComponentsServiceDeps) 
         updated_at: toStoredTime(clock.now()),
       });
       if (input.tags !== undefined) await repo.replaceTags(trx, id, parseTags(input.tags));
-      return { before, after };
+      return updated(trx, 'components', { before, after });
     },
 
     /** Soft-deletes a component and detaches its tags; false when missing. */
@@ -108,7 +109,7 @@ export function createComponentsService({ repo, clock }: ComponentsServiceDeps) 
       const row = await repo.find(trx, id, { guest: false });
       if (!row) return null;
       await repo.softDelete(trx, id, toStoredTime(clock.now()));
-      return row;
+      return removed(trx, 'components', row);
     },
   };
 }

@@ -1,5 +1,6 @@
 /** Incident template rules: slugs, validation on save, and rendering an incident message from a template. */
 import type { Executor } from '../../db/database.js';
+import { created, removed, updated } from '../audit/audit.changes.js';
 import type { PageRequest } from '../../db/paging.js';
 import { AppError } from '../../http/errors.js';
 import type { Clock } from '../../infra/clock.js';
@@ -83,7 +84,7 @@ export function createIncidentTemplatesService({ repo, engine, clock }: Incident
       check(input.template);
       await ensureSlugFree(trx, slug);
       const at = toStoredTime(clock.now());
-      return guardUnique(slug, () => repo.insert(trx, { name: input.name, slug, template: input.template, created_at: at, updated_at: at, deleted_at: null }));
+      return created(trx, 'incident-templates', await guardUnique(slug, () => repo.insert(trx, { name: input.name, slug, template: input.template, created_at: at, updated_at: at, deleted_at: null })));
     },
 
     /** Changes only the fields given (a new name keeps the slug); null when missing. */
@@ -100,7 +101,7 @@ export function createIncidentTemplatesService({ repo, engine, clock }: Incident
           updated_at: toStoredTime(clock.now()),
         }),
       );
-      return { before, after };
+      return updated(trx, 'incident-templates', { before, after });
     },
 
     /** Soft-deletes a template; null when missing. */
@@ -108,7 +109,7 @@ export function createIncidentTemplatesService({ repo, engine, clock }: Incident
       const row = await repo.find(trx, id);
       if (!row) return null;
       await repo.softDelete(trx, id, toStoredTime(clock.now()));
-      return row;
+      return removed(trx, 'incident-templates', row);
     },
 
     /**

@@ -1,5 +1,6 @@
 /** Incident update rules: scoped to their incident, and an update's status becomes the incident's. */
 import type { Executor } from '../../db/database.js';
+import { created, removed, updated } from '../audit/audit.changes.js';
 import type { PageRequest } from '../../db/paging.js';
 import type { Clock } from '../../infra/clock.js';
 import { formatCachetTime, toStoredTime } from '../../infra/time.js';
@@ -74,7 +75,7 @@ export function createIncidentUpdatesService({ repo, incidentsRepo, clock }: Inc
       const at = toStoredTime(clock.now());
       const row = await repo.insert(trx, { incident_id: incidentId, status: input.status, message: input.message, user_id: null, created_at: at, updated_at: at });
       await takeStatus(trx, incidentId, input.status, at);
-      return row;
+      return created(trx, 'incident-updates', row);
     },
 
     /** Changes only the fields given; a new status becomes the incident's. */
@@ -89,7 +90,7 @@ export function createIncidentUpdatesService({ repo, incidentsRepo, clock }: Inc
         updated_at: at,
       });
       if (input.status !== undefined) await takeStatus(trx, incidentId, input.status, at);
-      return { before, after };
+      return updated(trx, 'incident-updates', { before, after });
     },
 
     /** Deletes an update (hard, as Cachet does); the incident keeps its status. */
@@ -98,7 +99,7 @@ export function createIncidentUpdatesService({ repo, incidentsRepo, clock }: Inc
       const row = await repo.find(trx, incidentId, id);
       if (!row) return null;
       await repo.delete(trx, id);
-      return row;
+      return removed(trx, 'incident-updates', row);
     },
   };
 }

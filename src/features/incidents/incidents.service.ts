@@ -3,6 +3,7 @@
  * guest visibility, and the computed fields of Cachet 2.4's response shape.
  */
 import type { Executor } from '../../db/database.js';
+import { created, removed, updated } from '../audit/audit.changes.js';
 import type { PageRequest } from '../../db/paging.js';
 import { AppError } from '../../http/errors.js';
 import type { Clock } from '../../infra/clock.js';
@@ -170,7 +171,9 @@ export function createIncidentsService({ repo, updatesRepo, componentsRepo, temp
 
   async function setComponentStatus(trx: Executor, component: ComponentRow | undefined, status: number | undefined, at: string): Promise<void> {
     if (!component || status === undefined) return;
-    await componentsRepo.update(trx, component.id, { status, updated_at: at });
+    const after = await componentsRepo.update(trx, component.id, { status, updated_at: at });
+    // The component's own change, audited as a component update beside the incident's.
+    if (after.status !== component.status) updated(trx, 'components', { before: component, after });
   }
 
   return {
@@ -242,7 +245,7 @@ export function createIncidentsService({ repo, updatesRepo, componentsRepo, temp
         deleted_at: null,
       });
       await setComponentStatus(trx, component, input.component_status, at);
-      return row;
+      return created(trx, 'incidents', row);
     },
 
     /**
@@ -296,7 +299,7 @@ export function createIncidentsService({ repo, updatesRepo, componentsRepo, temp
         updated_at: at,
       });
       await setComponentStatus(trx, component, input.component_status, at);
-      return { before, after };
+      return updated(trx, 'incidents', { before, after });
     },
 
     /** Soft-deletes an incident (its updates stay, unreachable); null when missing. */
@@ -304,7 +307,7 @@ export function createIncidentsService({ repo, updatesRepo, componentsRepo, temp
       const row = await repo.find(trx, id);
       if (!row) return null;
       await repo.softDelete(trx, id, toStoredTime(clock.now()));
-      return row;
+      return removed(trx, 'incidents', row);
     },
 
     /** Live incidents not yet fixed, for the system status; guests count visible ones only. */

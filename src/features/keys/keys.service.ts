@@ -1,6 +1,8 @@
 /** API key lifecycle: create (token shown once), list, show, revoke, and the bootstrap key. */
 import type { Kysely } from 'kysely';
+import type { Executor } from '../../db/database.js';
 import type { DB } from '../../db/schema.js';
+import { recordChange } from '../audit/audit.changes.js';
 import { parseScopes, scopesBeyond, type Scope } from '../../http/scopes.js';
 import { admitsIpv4, invalidCidrs } from '../../infra/cidr.js';
 import type { Clock } from '../../infra/clock.js';
@@ -85,6 +87,12 @@ export function keyView(row: ApiKeyRow, now: Date): KeyView {
   };
 }
 
+/** A key as its audit events record it: what is stored, without the time-dependent status or usage. */
+function auditedKey(key: KeyView): Omit<KeyView, 'status' | 'last_used_at' | 'last_used_ip'> {
+  const { status: _status, last_used_at: _at, last_used_ip: _ip, ...stored } = key;
+  return stored;
+}
+
 export function createKeysService(deps: KeysServiceDeps) {
   const { db, repo, clock } = deps;
 
@@ -131,7 +139,7 @@ export function createKeysService(deps: KeysServiceDeps) {
     return { ok: true, scopes: scopes.scopes, expiresAt, allowedIps, warnings };
   }
 
-  async function insertKey(executor: Kysely<DB>, input: CreateKeyInput, checked: { scopes: Scope[]; expiresAt: string | null; allowedIps: string[] | null }, now: Date) {
+  async function insertKey(executor: Executor, input: CreateKeyInput, checked: { scopes: Scope[]; expiresAt: string | null; allowedIps: string[] | null }, now: Date) {
     const { scopes, expiresAt, allowedIps } = checked;
     const token = generateToken();
     const at = toStoredTime(now);
@@ -153,16 +161,18 @@ export function createKeysService(deps: KeysServiceDeps) {
       last_used_ip: null,
     });
     await repo.bumpRevision(executor);
-    return { key: keyView(row, now), token };
+    const key = keyView(row, now);
+    recordChange(executor, { resource: 'keys', id: row.id, before: null, after: auditedKey(key) });
+    return { key, token };
   }
 
   return {
-    /** Creates a key; its token is in the result and nowhere else. */
-    async create(input: CreateKeyInput): Promise<CreateKeyResult> {
+    /** Creates a key in the caller's transaction; its token is in the result and nowhere else. */
+    async create(trx: Executor, input: CreateKeyInput): Promise<CreateKeyResult> {
       const now = clock.now();
       const checked = plan(input, now);
       if (!checked.ok) return checked;
-      const created = await db.transaction().execute((trx) => insertKey(trx, input, checked, now));
+      const created = await insertKey(trx, input, checked, now);
       return { ok: true, ...created, warnings: checked.warnings };
     },
 
@@ -177,29 +187,28 @@ export function createKeysService(deps: KeysServiceDeps) {
     },
 
     /** Revokes a key at once; revoking a revoked key is refused so the caller learns nothing changed. */
-    async revoke(id: number): Promise<{ ok: true; key: KeyView } | { ok: false; error: 'not_found' | 'already_revoked' }> {
+    async revoke(trx: Executor, id: number): Promise<{ ok: true; key: KeyView } | { ok: false; error: 'not_found' | 'already_revoked' }> {
       const now = clock.now();
-      return db.transaction().execute(async (trx) => {
-        const row = await repo.markRevoked(trx, id, toStoredTime(now));
-        if (!row) return { ok: false, error: (await repo.findById(trx, id)) ? 'already_revoked' : 'not_found' } as const;
-        await repo.bumpRevision(trx);
-        return { ok: true, key: keyView(row, now) } as const;
-      });
+      const before = await repo.findById(trx, id);
+      const row = await repo.markRevoked(trx, id, toStoredTime(now));
+      if (!row) return { ok: false, error: before ? 'already_revoked' : 'not_found' } as const;
+      await repo.bumpRevision(trx);
+      const key = keyView(row, now);
+      recordChange(trx, { resource: 'keys', id, action: 'keys.revoke', before: before ? auditedKey(keyView(before, now)) : null, after: auditedKey(key) });
+      return { ok: true, key } as const;
     },
 
     /**
      * On a database with no keys, creates one key with every scope that expires in 24 h.
      * Returns its token, or null when keys exist. Safe when several instances start at once.
      */
-    async bootstrap(): Promise<{ key: KeyView; token: string } | null> {
+    async bootstrap(trx: Executor): Promise<{ key: KeyView; token: string } | null> {
       const now = clock.now();
-      return db.transaction().execute(async (trx) => {
-        await repo.lockBootstrap(trx, toStoredTime(now));
-        if ((await repo.count(trx)) > 0) return null;
-        const ttl = Math.min(24 * 3_600_000, deps.keyMaxTtlMs ?? Infinity);
-        const input: CreateKeyInput = { name: 'bootstrap', scopes: ['*'], createdBy: 'bootstrap', purpose: 'first key of a new installation' };
-        return insertKey(trx, input, { scopes: ['*'], expiresAt: toStoredTime(new Date(now.getTime() + ttl)), allowedIps: null }, now);
-      });
+      await repo.lockBootstrap(trx, toStoredTime(now));
+      if ((await repo.count(trx)) > 0) return null;
+      const ttl = Math.min(24 * 3_600_000, deps.keyMaxTtlMs ?? Infinity);
+      const input: CreateKeyInput = { name: 'bootstrap', scopes: ['*'], createdBy: 'bootstrap', purpose: 'first key of a new installation' };
+      return insertKey(trx, input, { scopes: ['*'], expiresAt: toStoredTime(new Date(now.getTime() + ttl)), allowedIps: null }, now);
     },
   };
 }

@@ -1,5 +1,6 @@
 /** Metric point rules: 30-second rounding, same-value aggregation within the metric's threshold, metric scoping. */
 import type { Executor } from '../../db/database.js';
+import { created, removed, updated } from '../audit/audit.changes.js';
 import type { PageRequest } from '../../db/paging.js';
 import type { Clock } from '../../infra/clock.js';
 import { formatCachetTime, toStoredTime } from '../../infra/time.js';
@@ -76,8 +77,8 @@ export function createMetricPointsService({ repo, metricsRepo, clock }: MetricPo
       const now = toStoredTime(clock.now());
       const windowStart = toStoredTime(aggregationWindowStart(at, metric.threshold));
       const existing = await repo.findSameValue(trx, metricId, input.value, windowStart, createdAt);
-      if (existing) return repo.increment(trx, existing.id, now);
-      return repo.insert(trx, { metric_id: metricId, value: input.value, counter: 1, created_at: createdAt, updated_at: now });
+      if (existing) return updated(trx, 'metric-points', { before: existing, after: await repo.increment(trx, existing.id, now) }).after;
+      return created(trx, 'metric-points', await repo.insert(trx, { metric_id: metricId, value: input.value, counter: 1, created_at: createdAt, updated_at: now }));
     },
 
     /** Changes a point's value and/or time (rounded to 30 s). Null when it is not a point of `metricId`. */
@@ -102,7 +103,7 @@ export function createMetricPointsService({ repo, metricsRepo, clock }: MetricPo
       const row = await repo.find(trx, metricId, id);
       if (!row) return null;
       await repo.delete(trx, id);
-      return row;
+      return removed(trx, 'metric-points', row);
     },
   };
 }

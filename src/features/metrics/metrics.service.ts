@@ -1,5 +1,6 @@
 /** Metric rules: defaults, the divides-60 threshold rule, guest visibility and the Cachet 2.4 response shape. */
 import type { Executor } from '../../db/database.js';
+import { created, removed, updated } from '../audit/audit.changes.js';
 import type { PageRequest } from '../../db/paging.js';
 import { validationError } from '../../http/errors.js';
 import type { Clock } from '../../infra/clock.js';
@@ -66,7 +67,7 @@ export function createMetricsService({ repo, pointsRepo, clock }: MetricsService
     async create(trx: Executor, input: CreateMetricInput): Promise<MetricRow> {
       checkThreshold(input.threshold);
       const at = toStoredTime(clock.now());
-      return repo.insert(trx, {
+      return created(trx, 'metrics', await repo.insert(trx, {
         name: input.name,
         suffix: input.suffix,
         description: input.description ?? '',
@@ -80,7 +81,7 @@ export function createMetricsService({ repo, pointsRepo, clock }: MetricsService
         visible: input.visible ?? METRIC_VISIBLE_TO_GUESTS,
         created_at: at,
         updated_at: at,
-      });
+      }));
     },
 
     /** Changes only the fields given. Null when missing. */
@@ -103,7 +104,7 @@ export function createMetricsService({ repo, pointsRepo, clock }: MetricsService
         ...(input.visible !== undefined && { visible: input.visible }),
         updated_at: toStoredTime(clock.now()),
       });
-      return { before, after };
+      return updated(trx, 'metrics', { before, after });
     },
 
     /** Deletes a metric and all its points (call inside one transaction). Null when missing. */
@@ -113,7 +114,7 @@ export function createMetricsService({ repo, pointsRepo, clock }: MetricsService
       if (!row) return null;
       await pointsRepo.deleteOfMetric(trx, id);
       await repo.delete(trx, id);
-      return row;
+      return removed(trx, 'metrics', row);
     },
   };
 }

@@ -1,5 +1,6 @@
 /** Schedule rules: date parsing in the caller's zone, soft delete and the Cachet 2.4 response shape. */
 import type { Executor } from '../../db/database.js';
+import { created, removed, updated } from '../audit/audit.changes.js';
 import type { PageRequest } from '../../db/paging.js';
 import { validationError } from '../../http/errors.js';
 import type { Clock } from '../../infra/clock.js';
@@ -76,7 +77,7 @@ export function createSchedulesService({ repo, clock }: SchedulesServiceDeps) {
     async create(trx: Executor, input: CreateScheduleInput, zone: string): Promise<ScheduleRow> {
       const dates = parseDates(input, zone);
       const at = toStoredTime(clock.now());
-      return repo.insert(trx, {
+      return created(trx, 'schedules', await repo.insert(trx, {
         name: input.name,
         message: input.message ?? '',
         status: input.status,
@@ -85,7 +86,7 @@ export function createSchedulesService({ repo, clock }: SchedulesServiceDeps) {
         created_at: at,
         updated_at: at,
         deleted_at: null,
-      });
+      }));
     },
 
     /** Changes only the fields given. Null when missing or deleted. */
@@ -101,7 +102,7 @@ export function createSchedulesService({ repo, clock }: SchedulesServiceDeps) {
         ...(dates.completed_at !== undefined && { completed_at: dates.completed_at }),
         updated_at: toStoredTime(clock.now()),
       });
-      return { before, after };
+      return updated(trx, 'schedules', { before, after });
     },
 
     /** Soft-deletes a schedule. Null when missing. */
@@ -109,7 +110,7 @@ export function createSchedulesService({ repo, clock }: SchedulesServiceDeps) {
       const row = await repo.find(trx, id);
       if (!row) return null;
       await repo.softDelete(trx, id, toStoredTime(clock.now()));
-      return row;
+      return removed(trx, 'schedules', row);
     },
   };
 }

@@ -1,6 +1,7 @@
 /** Subscriber rules: email normalisation, Cachet's subscribe-or-return-existing, and the response shape. */
 import { randomBytes } from 'node:crypto';
 import type { Executor } from '../../db/database.js';
+import { created, recordChange, removed } from '../audit/audit.changes.js';
 import type { PageRequest } from '../../db/paging.js';
 import type { Clock } from '../../infra/clock.js';
 import { formatCachetTime, toStoredTime } from '../../infra/time.js';
@@ -132,6 +133,7 @@ export function createSubscribersService({ repo, clock }: SubscribersServiceDeps
         });
         if (inserted) {
           await repo.subscribe(trx, inserted.id, componentIds, at);
+          created(trx, 'subscribers', { ...inserted, components: componentIds });
           return { ok: true, created: true, subscriber: inserted };
         }
         const winner = await repo.findByEmail(trx, email);
@@ -145,7 +147,7 @@ export function createSubscribersService({ repo, clock }: SubscribersServiceDeps
       const row = await repo.find(trx, id);
       if (!row) return null;
       await repo.remove(trx, id);
-      return row;
+      return removed(trx, 'subscribers', row);
     },
 
     /** Deletes one subscription; null when missing. */
@@ -153,6 +155,7 @@ export function createSubscribersService({ repo, clock }: SubscribersServiceDeps
       const row = await repo.findSubscription(trx, id);
       if (!row) return null;
       await repo.removeSubscription(trx, id);
+      recordChange(trx, { resource: 'subscriptions', id, action: 'subscribers.update', before: row, after: null });
       return row;
     },
   };

@@ -1,0 +1,64 @@
+/**
+ * Group commit for events that have no transaction of their own (keyed reads, denials, failed
+ * requests): concurrent requests' events are written together in one transaction every few
+ * milliseconds, and each request waits for its event's commit before its response is sent.
+ */
+import type { Kysely } from 'kysely';
+import type { DB } from '../../db/schema.js';
+import type { AuditEntry, AuditWriter } from './audit.writer.js';
+
+export interface AuditBatcherOptions {
+  db: Kysely<DB>;
+  writer: AuditWriter;
+  /** How long the first event of a batch waits for company (ms). */
+  delayMs?: number;
+  /** A batch this large is written at once. */
+  maxBatch?: number;
+}
+
+interface Pending {
+  entry: AuditEntry;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export function createAuditBatcher({ db, writer, delayMs = 2, maxBatch = 256 }: AuditBatcherOptions) {
+  let queue: Pending[] = [];
+  let timer: NodeJS.Timeout | null = null;
+  let writing: Promise<void> = Promise.resolve();
+
+  function flush(): void {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    const batch = queue;
+    queue = [];
+    if (batch.length === 0) return;
+    // One write at a time: the next batch collects while this one commits.
+    writing = writing.then(async () => {
+      try {
+        await db.transaction().execute((trx) => writer.append(trx, batch.map((p) => p.entry)));
+        for (const p of batch) p.resolve();
+      } catch (err) {
+        for (const p of batch) p.reject(err);
+      }
+    });
+  }
+
+  return {
+    /** Resolves once `entry` is committed; rejects when it could not be written. */
+    write(entry: AuditEntry): Promise<void> {
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ entry, resolve, reject });
+        if (queue.length >= maxBatch) flush();
+        else timer ??= setTimeout(flush, delayMs);
+      });
+    },
+    /** Writes what is queued and waits for every write to end. */
+    async drain(): Promise<void> {
+      flush();
+      await writing;
+    },
+  };
+}
+
+export type AuditBatcher = ReturnType<typeof createAuditBatcher>;

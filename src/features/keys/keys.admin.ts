@@ -1,0 +1,21 @@
+/** Key administration outside a request (CLI, bootstrap key): each change its own audited transaction. */
+import type { Kysely } from 'kysely';
+import type { DB } from '../../db/schema.js';
+import type { AuditContext } from '../audit/audit.types.js';
+import type { AuditWriter } from '../audit/audit.writer.js';
+import { createAudited } from '../audit/audited.js';
+import type { CreateKeyInput, KeysService } from './keys.service.js';
+
+export function administerKeys(service: KeysService, db: Kysely<DB>, writer: AuditWriter, context: AuditContext) {
+  const audited = createAudited(db, writer);
+  return {
+    service,
+    create: (input: CreateKeyInput) => audited(context, (trx) => service.create(trx, input)),
+    revoke: (id: number) => audited(context, (trx) => service.revoke(trx, id)),
+    bootstrap: () => audited(context, (trx) => service.bootstrap(trx)),
+    list: () => service.list(),
+    show: (id: number) => service.show(id),
+  };
+}
+
+export type KeysAdmin = ReturnType<typeof administerKeys>;
