@@ -41,6 +41,8 @@ import { registerOpenApi } from './http/openapi.js';
 import { requestTimeZone } from './http/request-context.js';
 import { createTransact, type TransactionJoiner } from './http/transact.js';
 import { createAuditStage } from './http/audit-stage.js';
+import { createAuditRepo } from './features/audit/audit.repo.js';
+import { auditRoutes } from './features/audit/audit.routes.js';
 import type { AuditBatcher } from './features/audit/audit.batcher.js';
 import type { AuditWriter } from './features/audit/audit.writer.js';
 import { validationMessages } from './http/validation.js';
@@ -162,6 +164,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   app.decorateRequest('timeZone', '');
   app.decorateRequest('presentedPrefix', null);
   app.decorateRequest('refusal', null);
+  app.decorateRequest('refusedKeyId', null);
   app.decorateRequest('auditCommitted', false);
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     request.principal = { type: 'anonymous' };
@@ -242,6 +245,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   schedulesRoutes(app, { ...shared, schedules: deps.schedules });
   subscribersRoutes(app, { ...shared, subscribers: deps.subscribers });
   componentGroupsRoutes(app, { ...shared, groups: deps.componentGroups });
+  auditRoutes(app, { ...shared, repo: createAuditRepo(), clock });
 
   return app;
 }

@@ -10,6 +10,8 @@ export interface RouteAccess {
   guest?: boolean;
   /** Audit action, `<resource>.<verb>` (e.g. `components.update`). */
   action: string;
+  /** Audit resource type, when the route addresses something other than the action's resource (a subscription). */
+  resource?: string;
   /**
    * Body fields that reach into another resource, each with the scope it needs besides `scope`:
    * an incident's `component_status` changes a component, so it needs `components.manage`.
@@ -37,7 +39,10 @@ export type Principal = { type: 'anonymous' } | { type: 'key'; key: KeyPrincipal
 export type KeyRefusal = 'unknown' | 'expired' | 'revoked';
 
 /** Looks a token up (cache, then store) and checks its state at `now`. */
-export type VerifyKey = (token: string, now: Date) => Promise<{ ok: true; key: KeyPrincipal } | { ok: false; reason: KeyRefusal }>;
+export type VerifyKey = (
+  token: string,
+  now: Date,
+) => Promise<{ ok: true; key: KeyPrincipal } | { ok: false; reason: KeyRefusal; /** The key, when it exists but is revoked or expired. */ keyId?: number }>;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -49,5 +54,7 @@ declare module 'fastify' {
     clientIp: string;
     /** The public prefix of a well-formed token the request presented, accepted or not. */
     presentedPrefix: string | null;
+    /** The id of a revoked or expired key the request presented (it names the actor of the refusal). */
+    refusedKeyId: number | null;
   }
 }

@@ -28,7 +28,9 @@ export function auditContextOf(request: FastifyRequest): AuditContext {
     actor:
       principal.type === 'key'
         ? { type: 'key', keyId: principal.key.id, keyPrefix: principal.key.prefix }
-        : { type: 'anonymous', keyPrefix: request.presentedPrefix },
+        : request.refusedKeyId !== null
+          ? { type: 'key', keyId: request.refusedKeyId, keyPrefix: request.presentedPrefix }
+          : { type: 'anonymous', keyPrefix: request.presentedPrefix },
     requestId: request.id,
     ip: request.clientIp || null,
     userAgent: typeof userAgent === 'string' ? userAgent : null,
@@ -64,14 +66,15 @@ export interface AuditStageDeps {
 export function createAuditStage({ writer, batcher, onError }: AuditStageDeps) {
   /** Joins a mutation's transaction: the request's event, with the diff of its own change, and one event per other change. */
   const joiner: TransactionJoiner = async (request: FastifyRequest, trx: Transaction<DB>, changes: readonly Change[]) => {
-    const action = request.routeOptions.config.access?.action;
-    if (!action) return;
-    const resource = resourceOf(action);
+    const access = request.routeOptions.config.access;
+    if (!access) return;
+    const action = access.action;
+    const resource = access.resource ?? resourceOf(action);
     const primary = changes.find((c) => changeAction(c) === action) ?? changes.find((c) => c.resource === resource) ?? null;
     const status = request.method === 'DELETE' ? 204 : 200;
     const context = auditContextOf(request);
     const own: AuditFact = primary
-      ? { ...writer.factOf(primary, status), action, resourceId: addressedId(request, action) ?? primary.id }
+      ? { ...writer.factOf(primary, status), action, resourceType: resource, resourceId: addressedId(request, action) ?? primary.id }
       : { action, resourceType: resource, resourceId: addressedId(request, action), outcome: 'allowed', status, reason: null, changes: null };
     const others = changes.filter((c) => c !== primary).map((c) => ({ context, fact: writer.factOf(c) }));
     await writer.append(trx, [{ context, fact: own }, ...others]);
@@ -79,14 +82,15 @@ export function createAuditStage({ writer, batcher, onError }: AuditStageDeps) {
 
   /** The event of a request that had no mutation to carry it, or null when the request is not audited. */
   function factOf(request: FastifyRequest, status: number): AuditFact | null {
-    const action = request.routeOptions.config.access?.action;
-    if (!action) return null; // not an API route: no key was looked at
+    const access = request.routeOptions.config.access;
+    if (!access) return null; // not an API route: no key was looked at
+    const action = access.action;
     const outcome = outcomeOf(status);
     // Guests' reads are not events; their refusals are (a missing, malformed or unknown key).
     if (request.principal.type !== 'key' && outcome !== 'denied') return null;
     return {
       action,
-      resourceType: resourceOf(action),
+      resourceType: access.resource ?? resourceOf(action),
       resourceId: addressedId(request, action),
       outcome,
       status,

@@ -89,7 +89,10 @@ export function createAuthHook({ verifyKey, clock, recordUse }: AuthOptions) {
     request.presentedPrefix = displayPrefix(token);
     const now = clock.now();
     const verified = await verifyKey(token, now);
-    if (!verified.ok) throw refused(REASONS[verified.reason]);
+    if (!verified.ok) {
+      request.refusedKeyId = verified.keyId ?? null;
+      throw refused(REASONS[verified.reason]);
+    }
     const key = verified.key;
     request.principal = { type: 'key', key };
 

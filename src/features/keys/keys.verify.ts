@@ -93,8 +93,8 @@ export function createKeyVerifier({ db, repo, pepper, maxEntries = 10_000, monot
   const verify: VerifyKey = async (token, now) => {
     const entry = await lookup(keyDigest(pepper, token));
     if (!entry) return { ok: false, reason: 'unknown' };
-    if (entry.revoked) return { ok: false, reason: 'revoked' };
-    if (entry.expiresAt !== null && now.getTime() >= entry.expiresAt) return { ok: false, reason: 'expired' };
+    if (entry.revoked) return { ok: false, reason: 'revoked', keyId: entry.principal.id };
+    if (entry.expiresAt !== null && now.getTime() >= entry.expiresAt) return { ok: false, reason: 'expired', keyId: entry.principal.id };
     return { ok: true, key: entry.principal };
   };
 

@@ -95,7 +95,7 @@ export function createMetricPointsService({ repo, metricsRepo, clock }: MetricPo
         ...(input.timestamp !== undefined && { created_at: toStoredTime(roundToHalfMinute(pointTime(input.timestamp))) }),
         updated_at: toStoredTime(clock.now()),
       });
-      return { before, after };
+      return updated(trx, 'metric-points', { before, after });
     },
 
     /** Deletes a point of `metricId`. Null when it is not one. */

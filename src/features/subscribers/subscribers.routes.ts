@@ -77,7 +77,7 @@ export function subscribersRoutes(app: ApiApp, { db, transact, subscribers, perP
     {
       schema: { tags, summary: 'Delete one subscription', params: IdParams, response: noContentWithErrors() },
       // Removing a subscription changes its subscriber, hence manage (not delete) and the update action.
-      config: { access: { scope: 'subscribers.manage', action: 'subscribers.update' } },
+      config: { access: { scope: 'subscribers.manage', action: 'subscribers.update', resource: 'subscriptions' } },
     },
     async (request, reply) => {
       const id = parseId(request.params.id);
