@@ -178,7 +178,7 @@ for (const dialect of await dialects()) {
       const revoked = await t.key(['components.read']);
       const revokedId = (await t.server.keys.list()).find((k) => revoked.startsWith(k.prefix))!.id;
       assert.ok((await t.server.keys.revoke(revokedId)).ok);
-      await t.server.verifier.invalidate();
+      t.server.verifier.invalidate();
       secrets.push(reader, unknown, revoked);
       const cases: Array<{ request: Parameters<TestApp['request']>[0]; status: number; reason: string; actor: string; keyId: number | null; prefix: string | null; action: string }> = [
         { request: { method: 'POST', url: '/api/v1/components', body: { name: 'x', status: 1 } }, status: 401, reason: 'key_missing', actor: 'anonymous', keyId: null, prefix: null, action: 'components.create' },
