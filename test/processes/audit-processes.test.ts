@@ -1,0 +1,210 @@
+/**
+ * The audit trail across real server processes: `kill -9` under a load of keyed reads and writes
+ * loses no event of a response the client received, and two instances writing at once on
+ * PostgreSQL keep one valid chain.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { openDatabase, type Database } from '../../src/db/database.js';
+import { eventHash, eventOfRow, GENESIS_HASH, hashedContent } from '../../src/features/audit/audit.chain.js';
+import { dialects, PG_URL } from '../helpers/dialects.js';
+
+const BIN = path.resolve('bin/cachet.js');
+const PEPPER = 'process-test-pepper-0123456789abcdef0123';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createNetServer().listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Instance {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+}
+
+/** A fresh database URL for one test: a SQLite file, or a new PostgreSQL database dropped afterwards. */
+async function freshUrl(dialect: string, dir: string): Promise<{ url: string; drop(): Promise<void> }> {
+  if (dialect === 'sqlite') return { url: `sqlite:${path.join(dir, 'cachet.db')}`, drop: async () => undefined };
+  const name = `cachet_proc_${randomBytes(5).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(PG_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const cleanup = new pg.Client({ connectionString: PG_URL });
+      await cleanup.connect();
+      await cleanup.query(`drop database if exists ${name} with (force)`);
+      await cleanup.end();
+    },
+  };
+}
+
+function envFor(dir: string, url: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, CACHET_DATA_DIR: path.join(dir, 'data'), DATABASE_URL: url, CACHET_PEPPER: PEPPER, LOG_LEVEL: 'info' };
+  delete env.CACHET_PEPPER_FILE;
+  return env;
+}
+
+function createKey(dir: string, url: string): string {
+  const result = spawnSync(process.execPath, [BIN, 'keys', 'create', '--name', 'load', '--scopes', '*', '--json'], { env: envFor(dir, url), encoding: 'utf8', timeout: 60_000 });
+  assert.equal(result.status, 0, result.stderr);
+  return (JSON.parse(result.stdout) as { token: string }).token;
+}
+
+async function start(dir: string, url: string): Promise<Instance> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [BIN, 'serve'], { env: { ...envFor(dir, url), PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const started = Date.now();
+  while (!output.includes('"msg":"listening"')) {
+    if (child.exitCode !== null || Date.now() - started > 30_000) throw new Error(`server did not start: ${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { child, port, output: () => output };
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** Keyed reads and writes from `workers` clients until `stop()`; the request ids of every 2xx received. */
+function load(ports: number[], token: string, workers: number) {
+  const received: string[] = [];
+  let running = true;
+  const loops = Array.from({ length: workers }, async (_, w) => {
+    for (let i = 0; running; i++) {
+      const port = ports[(w + i) % ports.length]!;
+      const write = i % 3 === 0;
+      try {
+        const response = await fetch(`http://127.0.0.1:${port}/api/v1/components`, {
+          method: write ? 'POST' : 'GET',
+          headers: { 'x-cachet-token': token, accept: 'application/json', ...(write ? { 'content-type': 'application/json' } : {}) },
+          ...(write ? { body: JSON.stringify({ name: `c-${w}-${i}`, status: 1 }) } : {}),
+        });
+        await response.arrayBuffer();
+        if (response.ok) received.push(response.headers.get('x-request-id')!);
+      } catch {
+        // The server died mid-request: that response was never received.
+        if (!running) return;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+  });
+  return {
+    received,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+/** Checks the whole chain; returns the number of events. */
+async function assertChain(database: Database): Promise<number> {
+  const rows = await database.db.selectFrom('audit_events').selectAll().orderBy('seq').execute();
+  let prev = GENESIS_HASH;
+  for (const [i, row] of rows.entries()) {
+    const event = eventOfRow(row);
+    assert.equal(event.seq, i + 1, 'no gap in the chain');
+    assert.equal(event.prev_hash, prev, `event ${event.seq} links to the one before`);
+    assert.equal(event.hash, eventHash(prev, hashedContent(event)), `event ${event.seq} matches its hash`);
+    prev = event.hash;
+  }
+  const head = await database.db.selectFrom('audit_head').selectAll().executeTakeFirstOrThrow();
+  assert.deepEqual([Number(head.seq), head.hash], [rows.length, prev], 'the head is the last event');
+  return rows.length;
+}
+
+async function missingEvents(database: Database, requestIds: string[]): Promise<string[]> {
+  const seen = new Set<string>();
+  for (let i = 0; i < requestIds.length; i += 500) {
+    const rows = await database.db.selectFrom('audit_events').select('request_id').where('request_id', 'in', requestIds.slice(i, i + 500)).execute();
+    for (const row of rows) seen.add(row.request_id!);
+  }
+  return requestIds.filter((id) => !seen.has(id));
+}
+
+for (const dialect of await dialects()) {
+  describe(`audit trail across server processes (${dialect})`, () => {
+    let dir: string;
+    before(() => {
+      dir = mkdtempSync(path.join(tmpdir(), 'cachet-audit-proc-'));
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('loses no event of a received response when the server is killed with SIGKILL under load', async () => {
+      const { url, drop } = await freshUrl(dialect, path.join(dir, 'crash'));
+      const token = createKey(path.join(dir, 'crash'), url);
+      let server = await start(path.join(dir, 'crash'), url);
+      try {
+        const traffic = load([server.port], token, 8);
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        server.child.kill('SIGKILL');
+        await exited(server.child);
+        await traffic.stop();
+        assert.ok(traffic.received.length > 50, `the load got answers before the kill (${traffic.received.length})`);
+
+        server = await start(path.join(dir, 'crash'), url);
+        const database = openDatabase(url);
+        try {
+          assert.deepEqual(await missingEvents(database, traffic.received), [], 'every received response has its event');
+          const count = await assertChain(database);
+          assert.ok(count >= traffic.received.length);
+        } finally {
+          await database.close();
+        }
+      } finally {
+        server.child.kill('SIGKILL');
+        await exited(server.child);
+        await drop();
+      }
+    });
+
+    if (dialect === 'postgres') {
+      it('keeps one valid chain when two instances write at once', async () => {
+        const { url, drop } = await freshUrl(dialect, path.join(dir, 'pair'));
+        const token = createKey(path.join(dir, 'pair'), url);
+        const a = await start(path.join(dir, 'pair'), url);
+        const b = await start(path.join(dir, 'pair'), url);
+        try {
+          const traffic = load([a.port, b.port], token, 10);
+          await new Promise((resolve) => setTimeout(resolve, 2000));
+          await traffic.stop();
+          const database = openDatabase(url);
+          try {
+            assert.deepEqual(await missingEvents(database, traffic.received), []);
+            const count = await assertChain(database);
+            assert.ok(count >= traffic.received.length && traffic.received.length > 50, `${count} events for ${traffic.received.length} answers`);
+            // Both instances wrote into the same chain.
+            const byPort = [a, b].map((s) => s.output().split('"msg":"request"').length - 1);
+            assert.ok(byPort.every((n) => n > 10), `both instances served requests: ${byPort.join(', ')}`);
+          } finally {
+            await database.close();
+          }
+        } finally {
+          for (const s of [a, b]) s.child.kill('SIGTERM');
+          await Promise.all([exited(a.child), exited(b.child)]);
+          await drop();
+        }
+      });
+    }
+  });
+}
