@@ -10,7 +10,10 @@ import type { AuditEntry, AuditWriter } from './audit.writer.js';
 export interface AuditBatcherOptions {
   db: Kysely<DB>;
   writer: AuditWriter;
-  /** How long the first event of a batch waits for company (ms). */
+  /**
+   * How long the first event of a batch waits for company (ms); 0 (the default) writes at the end
+   * of the current event-loop turn, and events that arrive while a batch commits form the next one.
+   */
   delayMs?: number;
   /** A batch this large is written at once. */
   maxBatch?: number;
@@ -22,13 +25,16 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-export function createAuditBatcher({ db, writer, delayMs = 2, maxBatch = 256 }: AuditBatcherOptions) {
+export function createAuditBatcher({ db, writer, delayMs = 0, maxBatch = 256 }: AuditBatcherOptions) {
   let queue: Pending[] = [];
-  let timer: NodeJS.Timeout | null = null;
+  let timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   let writing: Promise<void> = Promise.resolve();
 
   function flush(): void {
-    if (timer) clearTimeout(timer);
+    if (timer) {
+      if (delayMs > 0) clearTimeout(timer as NodeJS.Timeout);
+      else clearImmediate(timer as NodeJS.Immediate);
+    }
     timer = null;
     const batch = queue;
     queue = [];
@@ -50,7 +56,7 @@ export function createAuditBatcher({ db, writer, delayMs = 2, maxBatch = 256 }: 
       return new Promise<void>((resolve, reject) => {
         queue.push({ entry, resolve, reject });
         if (queue.length >= maxBatch) flush();
-        else timer ??= setTimeout(flush, delayMs);
+        else timer ??= delayMs > 0 ? setTimeout(flush, delayMs) : setImmediate(flush);
       });
     },
     /** Writes what is queued and waits for every write to end. */
