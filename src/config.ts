@@ -36,7 +36,22 @@ export interface Config {
   /** How often the server looks for key changes made elsewhere (CLI, other instances). */
   keyRevisionPollMs: number;
   logLevel: string;
+  /** Where the audit trail is shipped (`CACHET_AUDIT_SINK`); null ships nowhere. */
+  auditSink: AuditSinkTarget | null;
+  /** Size at which the file sink rotates its file (`CACHET_AUDIT_SINK_MAX_BYTES`). */
+  auditSinkMaxBytes: number;
+  /** How often the shipper looks for new events (ms); not an environment setting, tests shorten it. */
+  auditShipIntervalMs: number;
 }
+
+/**
+ * An audit sink as configured. `name` is the setting's value in a stable form (a file's path made
+ * absolute); it names the sink's cursor, so a new name starts shipping from the first event.
+ */
+export type AuditSinkTarget =
+  | { kind: 'stdout'; name: string }
+  | { kind: 'file'; name: string; path: string }
+  | { kind: 'syslog'; name: string; transport: 'udp' | 'tcp'; host: string; port: number };
 
 /** A setting that cannot be used; `message` names it. */
 export class ConfigError extends Error {}
@@ -131,6 +146,39 @@ function publicUrl(env: Env, host: string, port: number): string {
   return url.toString().replace(/\/+$/, '');
 }
 
+const SINK_FORMS = 'stdout, file:PATH, syslog+udp://HOST:PORT or syslog+tcp://HOST:PORT';
+
+/** `CACHET_AUDIT_SINK`: unset or blank is no sink. */
+export function parseAuditSink(raw: string | undefined): AuditSinkTarget | null {
+  const value = raw?.trim() ?? '';
+  if (value === '') return null;
+  if (value === 'stdout') return { kind: 'stdout', name: 'stdout' };
+  if (value.startsWith('file:')) {
+    const file = value.slice('file:'.length);
+    if (file === '') throw new ConfigError(`CACHET_AUDIT_SINK: file: needs a path, as in file:/var/log/cachet/audit.ndjson`);
+    const resolved = path.resolve(file);
+    return { kind: 'file', name: `file:${resolved}`, path: resolved };
+  }
+  const transport = /^syslog\+(udp|tcp):\/\//i.exec(value)?.[1]?.toLowerCase();
+  if (transport === 'udp' || transport === 'tcp') {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new ConfigError(`CACHET_AUDIT_SINK: "${value}" is not a valid syslog+${transport}://HOST:PORT address`);
+    }
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    if (host === '' || url.username !== '' || url.password !== '' || (url.pathname !== '' && url.pathname !== '/') || url.search !== '' || url.hash !== '') {
+      throw new ConfigError(`CACHET_AUDIT_SINK: "${value}" must be syslog+${transport}://HOST:PORT, without credentials, path or query`);
+    }
+    const port = url.port === '' ? 514 : Number(url.port);
+    if (port < 1 || port > 65535) throw new ConfigError(`CACHET_AUDIT_SINK: port must be between 1 and 65535, got ${url.port}`);
+    const shownHost = host.includes(':') ? `[${host}]` : host;
+    return { kind: 'syslog', name: `syslog+${transport}://${shownHost}:${port}`, transport, host, port };
+  }
+  throw new ConfigError(`CACHET_AUDIT_SINK must be one of ${SINK_FORMS}, got "${value}"`);
+}
+
 /** Builds the configuration from environment variables (see README, "Configuration"). */
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = path.resolve(env.CACHET_DATA_DIR ?? './data');
@@ -161,5 +209,8 @@ export function loadConfig(env: Env = process.env): Config {
     perPageMax: integer(env, 'CACHET_PER_PAGE_MAX', 1000, 1, 100_000),
     keyRevisionPollMs: integer(env, 'CACHET_KEY_POLL_MS', 500, 50, 60_000),
     logLevel: env.LOG_LEVEL ?? 'info',
+    auditSink: parseAuditSink(env.CACHET_AUDIT_SINK),
+    auditSinkMaxBytes: integer(env, 'CACHET_AUDIT_SINK_MAX_BYTES', 10 * 1024 * 1024, 4096, 2 ** 40),
+    auditShipIntervalMs: 250,
   };
 }

@@ -34,6 +34,8 @@ import type { ApiApp } from './http/app-types.js';
 import type { TransactionJoiner } from './http/transact.js';
 import { createAuditBatcher, type AuditBatcher } from './features/audit/audit.batcher.js';
 import { createAuditRepo } from './features/audit/audit.repo.js';
+import { createAuditShipper, type AuditShipper } from './features/audit/audit.shipper.js';
+import { createAuditSink } from './features/audit/audit.sinks.js';
 import { systemContext, type AuditContext } from './features/audit/audit.types.js';
 import { createAuditWriter, type AuditWriter } from './features/audit/audit.writer.js';
 import { administerKeys, type KeysAdmin } from './features/keys/keys.admin.js';
@@ -86,10 +88,12 @@ export interface Server {
   /** Key administration as the system actor (`cachet serve`). */
   keys: KeysAdmin;
   audit: { writer: AuditWriter; batcher: AuditBatcher };
+  /** Ships the audit trail to `CACHET_AUDIT_SINK`; null when no sink is configured. */
+  auditShipper: AuditShipper | null;
   verifier: KeyVerifier;
   /** Writes pending `last_used_*` updates now (they are otherwise batched). */
   flushKeyUsage(): Promise<void>;
-  /** Stops background work, writes pending key usage, closes HTTP (the database is the caller's). */
+  /** Stops background work, writes pending key usage and audit events, ships what it can, closes HTTP (the database is the caller's). */
   close(): Promise<void>;
 }
 
@@ -138,16 +142,30 @@ export async function createServer(
   const onError = (err: unknown) => logger.error({ err }, 'background key task failed');
   await verifier.start(config.keyRevisionPollMs, onError);
   usage.start(10_000, onError);
+  const auditShipper = config.auditSink
+    ? createAuditShipper({
+        database,
+        repo: createAuditRepo(),
+        sink: createAuditSink(config.auditSink, { maxBytes: config.auditSinkMaxBytes }),
+        logger,
+        clock,
+        intervalMs: config.auditShipIntervalMs,
+      })
+    : null;
+  auditShipper?.start();
   return {
     app,
     keys: keysAdminFor(database, config, systemContext('cachet serve'), clock),
     audit,
+    auditShipper,
     verifier,
     flushKeyUsage: () => usage.flush(),
     async close() {
       verifier.stop();
       await app.close();
       await audit.batcher.drain();
+      // After the last events are written: a short final attempt to ship them.
+      await auditShipper?.stop();
       await usage.stop();
     },
   };

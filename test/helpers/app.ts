@@ -36,6 +36,9 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     perPageMax: 1000,
     keyRevisionPollMs: 50,
     logLevel: 'silent',
+    auditSink: null,
+    auditSinkMaxBytes: 10 * 1024 * 1024,
+    auditShipIntervalMs: 25,
     ...overrides,
   };
 }

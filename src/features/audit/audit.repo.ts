@@ -47,9 +47,12 @@ export function createAuditRepo() {
       return db.selectFrom('audit_head').selectAll().where('id', '=', 1).executeTakeFirstOrThrow();
     },
 
-    /** Events after `afterSeq` in chain order, at most `limit`. */
-    after(db: Executor, afterSeq: number, limit: number): Promise<AuditEventRow[]> {
-      return db.selectFrom('audit_events').selectAll().where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute();
+    /** Events after `afterSeq` in chain order, at most `limit`; with `window`, only those at or after `since` and before `until`. */
+    after(db: Executor, afterSeq: number, limit: number, window: { since?: string; until?: string } = {}): Promise<AuditEventRow[]> {
+      let q = db.selectFrom('audit_events').selectAll().where('seq', '>', afterSeq);
+      if (window.since !== undefined) q = q.where('at', '>=', window.since);
+      if (window.until !== undefined) q = q.where('at', '<', window.until);
+      return q.orderBy('seq').limit(limit).execute();
     },
 
     /** Newest first, filtered; `total` counts every match. */
