@@ -35,7 +35,7 @@ interface Instance {
 }
 
 /** A fresh database URL for one test: a SQLite file, or a new PostgreSQL database dropped afterwards. */
-async function freshUrl(dialect: string, dir: string): Promise<{ url: string; drop(): Promise<void> }> {
+async function freshUrl(dialect: string, dir: string): Promise<{ url: string; drop: () => Promise<void> }> {
   if (dialect === 'sqlite') return { url: `sqlite:${path.join(dir, 'cachet.db')}`, drop: async () => undefined };
   const name = `cachet_proc_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: PG_URL });
@@ -46,7 +46,7 @@ async function freshUrl(dialect: string, dir: string): Promise<{ url: string; dr
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
-    async drop() {
+    drop: async () => {
       const cleanup = new pg.Client({ connectionString: PG_URL });
       await cleanup.connect();
       await cleanup.query(`drop database if exists ${name} with (force)`);
@@ -71,8 +71,8 @@ async function start(dir: string, url: string): Promise<Instance> {
   const port = await freePort();
   const child = spawn(process.execPath, [BIN, 'serve'], { env: { ...envFor(dir, url), PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
   const started = Date.now();
   while (!output.includes('"msg":"listening"')) {
     if (child.exitCode !== null || Date.now() - started > 30_000) throw new Error(`server did not start: ${output}`);
