@@ -1,5 +1,5 @@
 /** Environment → typed, validated configuration. Bad settings stop start-up with one line naming the setting. */
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { invalidCidrs } from './infra/cidr.js';
@@ -35,6 +35,16 @@ export interface Config {
   perPageMax: number;
   /** How often the server looks for key changes made elsewhere (CLI, other instances). */
   keyRevisionPollMs: number;
+  /**
+   * Ed25519 private key (PKCS#8 PEM) that signs audit checkpoints, when given
+   * (`CACHET_AUDIT_SIGNING_KEY[_FILE]`); when null, one is generated on first use into
+   * `<dataDir>/audit-signing-key`.
+   */
+  auditSigningKey: string | null;
+  /** A checkpoint is signed once the head has moved on this many events… */
+  auditCheckpointEvents: number;
+  /** …or has moved at all and the last checkpoint is this old (ms). */
+  auditCheckpointIntervalMs: number;
   logLevel: string;
   /** Where the audit trail is shipped (`CACHET_AUDIT_SINK`); null ships nowhere. */
   auditSink: AuditSinkTarget | null;
@@ -112,6 +122,24 @@ function loadPepper(env: Env, dataDir: string, files: string[]): Buffer {
   const stored = readFileSync(file, 'utf8').trim();
   if (stored.length < 32) throw new ConfigError(`CACHET_PEPPER: ${file} holds fewer than 32 characters`);
   return Buffer.from(stored, 'utf8');
+}
+
+/** The given checkpoint signing key, checked to be an Ed25519 private key; null when none is given (one is generated on first use). */
+function auditSigningKey(env: Env, dataDir: string, files: string[]): string | null {
+  const given = secret(env, 'CACHET_AUDIT_SIGNING_KEY', files);
+  if (given === undefined) {
+    // The generated key's file, so start-up warns when an existing one is readable by others.
+    files.push(path.join(dataDir, 'audit-signing-key'));
+    return null;
+  }
+  let type: string | undefined;
+  try {
+    type = createPrivateKey(given).asymmetricKeyType;
+  } catch {
+    type = undefined;
+  }
+  if (type !== 'ed25519') throw new ConfigError('CACHET_AUDIT_SIGNING_KEY must be an Ed25519 private key in PKCS#8 PEM (openssl genpkey -algorithm ed25519)');
+  return given;
 }
 
 function parseCidrs(name: string, raw: string | undefined): string[] {
@@ -208,6 +236,9 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl: publicUrl(env, host, port),
     perPageMax: integer(env, 'CACHET_PER_PAGE_MAX', 1000, 1, 100_000),
     keyRevisionPollMs: integer(env, 'CACHET_KEY_POLL_MS', 500, 50, 60_000),
+    auditSigningKey: auditSigningKey(env, dataDir, secretFiles),
+    auditCheckpointEvents: integer(env, 'CACHET_AUDIT_CHECKPOINT_EVENTS', 1000, 1, 100_000_000),
+    auditCheckpointIntervalMs: durationSetting(env, 'CACHET_AUDIT_CHECKPOINT_INTERVAL', '5m'),
     logLevel: env.LOG_LEVEL ?? 'info',
     auditSink: parseAuditSink(env.CACHET_AUDIT_SINK),
     auditSinkMaxBytes: integer(env, 'CACHET_AUDIT_SINK_MAX_BYTES', 10 * 1024 * 1024, 4096, 2 ** 40),

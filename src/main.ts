@@ -33,9 +33,11 @@ import { createSystemService } from './features/system/system.service.js';
 import type { ApiApp } from './http/app-types.js';
 import type { TransactionJoiner } from './http/transact.js';
 import { createAuditBatcher, type AuditBatcher } from './features/audit/audit.batcher.js';
+import { createCheckpointer, startCheckpointTimer, type Checkpointer } from './features/audit/audit.checkpoints.js';
 import { createAuditRepo } from './features/audit/audit.repo.js';
 import { createAuditShipper, type AuditShipper } from './features/audit/audit.shipper.js';
 import { createAuditSink } from './features/audit/audit.sinks.js';
+import { loadSigner, type CheckpointSigner } from './features/audit/audit.signing.js';
 import { systemContext, type AuditContext } from './features/audit/audit.types.js';
 import { createAuditWriter, type AuditWriter } from './features/audit/audit.writer.js';
 import { administerKeys, type KeysAdmin } from './features/keys/keys.admin.js';
@@ -60,6 +62,12 @@ export async function openMigratedDatabase(config: Pick<Config, 'databaseUrl'>):
 /** The audit writer over a database (the server's and the CLI's). */
 export function auditWriterFor(config: Pick<Config, 'pepper'>, clock: Clock = systemClock): AuditWriter {
   return createAuditWriter({ repo: createAuditRepo(), clock, pepper: config.pepper });
+}
+
+/** Checkpoints of the trail, signed with the configured key (generated into the data folder on first use). */
+export function checkpointerFor(database: Database, config: Pick<Config, 'auditSigningKey' | 'dataDir'>, clock: Clock = systemClock): Checkpointer {
+  let signer: CheckpointSigner | null = null;
+  return createCheckpointer({ db: database.db, clock, signer: () => (signer ??= loadSigner(config, { create: true })!) });
 }
 
 /**
@@ -87,7 +95,7 @@ export interface Server {
   app: ApiApp;
   /** Key administration as the system actor (`cachet serve`). */
   keys: KeysAdmin;
-  audit: { writer: AuditWriter; batcher: AuditBatcher };
+  audit: { writer: AuditWriter; batcher: AuditBatcher; checkpointer: Checkpointer };
   /** Ships the audit trail to `CACHET_AUDIT_SINK`; null when no sink is configured. */
   auditShipper: AuditShipper | null;
   verifier: KeyVerifier;
@@ -116,7 +124,11 @@ export async function createServer(
   const metricsRepo = createMetricsRepo();
   const metricPointsRepo = createMetricPointsRepo();
   const auditWriter = auditWriterFor(config, clock);
-  const audit = { writer: auditWriter, batcher: createAuditBatcher({ db: database.db, writer: auditWriter }) };
+  const audit = {
+    writer: auditWriter,
+    batcher: createAuditBatcher({ db: database.db, writer: auditWriter }),
+    checkpointer: checkpointerFor(database, config, clock),
+  };
   const deps: AppDeps = {
     audit,
     version: VERSION,
@@ -153,6 +165,14 @@ export async function createServer(
       })
     : null;
   auditShipper?.start();
+  const checkpoints = startCheckpointTimer({
+    db: database.db,
+    clock,
+    checkpointer: audit.checkpointer,
+    everyEvents: config.auditCheckpointEvents,
+    intervalMs: config.auditCheckpointIntervalMs,
+    onError: (err) => logger.error({ err }, 'audit checkpoint failed'),
+  });
   return {
     app,
     keys: keysAdminFor(database, config, systemContext('cachet serve'), clock),
@@ -162,6 +182,7 @@ export async function createServer(
     flushKeyUsage: () => usage.flush(),
     async close() {
       verifier.stop();
+      await checkpoints.stop();
       await app.close();
       await audit.batcher.drain();
       // After the last events are written: a short final attempt to ship them.

@@ -1,5 +1,5 @@
 /** Starts the real application on a fresh database for one test suite, and drives it with inject(). */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import type { Config } from '../../src/config.js';
@@ -15,6 +15,9 @@ import { fixedClock, systemClock, type Clock } from '../../src/infra/clock.js';
 import { createLogger } from '../../src/logger.js';
 import { createServer, type Server } from '../../src/main.js';
 import { freshDatabase } from './dialects.js';
+
+/** An Ed25519 checkpoint signing key for this test process (PKCS#8 PEM). */
+export const TEST_SIGNING_KEY = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
 /** A configuration for tests: no files, fixed pepper, UTC. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
@@ -35,6 +38,9 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     publicUrl: 'http://status.test',
     perPageMax: 1000,
     keyRevisionPollMs: 50,
+    auditSigningKey: TEST_SIGNING_KEY,
+    auditCheckpointEvents: 1000,
+    auditCheckpointIntervalMs: 300_000,
     logLevel: 'silent',
     auditSink: null,
     auditSinkMaxBytes: 10 * 1024 * 1024,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -88,13 +89,35 @@ describe('configuration', () => {
     withDir((dir) => {
       const file = path.join(dir, 'secret');
       writeFileSync(file, 'p'.repeat(40) + '\n');
-      assert.deepEqual(loadConfig({ CACHET_DATA_DIR: dir, CACHET_PEPPER_FILE: file }).secretFiles, [file]);
-      assert.deepEqual(loadConfig({ CACHET_DATA_DIR: dir }).secretFiles, [path.join(dir, 'pepper')]);
+      const signingKey = path.join(dir, 'audit-signing-key');
+      assert.deepEqual(loadConfig({ CACHET_DATA_DIR: dir, CACHET_PEPPER_FILE: file }).secretFiles, [file, signingKey]);
+      assert.deepEqual(loadConfig({ CACHET_DATA_DIR: dir }).secretFiles, [path.join(dir, 'pepper'), signingKey]);
     }));
 
   it('allows keys that never expire only when CACHET_KEY_MAX_TTL=never', () =>
     withDir((dir) => {
       assert.equal(loadConfig({ CACHET_DATA_DIR: dir, CACHET_KEY_MAX_TTL: 'never' }).keyMaxTtlMs, null);
       assert.equal(loadConfig({ CACHET_DATA_DIR: dir, CACHET_KEY_MAX_TTL: '7d' }).keyDefaultTtlMs, 7 * 86_400_000);
+    }));
+
+  it('reads the audit checkpoint settings and refuses a signing key that is not Ed25519', () =>
+    withDir((dir) => {
+      const defaults = loadConfig({ CACHET_DATA_DIR: dir });
+      assert.equal(defaults.auditSigningKey, null);
+      assert.equal(defaults.auditCheckpointEvents, 1000);
+      assert.equal(defaults.auditCheckpointIntervalMs, 300_000);
+      assert.ok(defaults.secretFiles.includes(path.join(dir, 'audit-signing-key')), 'start-up would not warn about an exposed generated key');
+      const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+      const file = path.join(dir, 'signing.pem');
+      writeFileSync(file, pem);
+      const given = loadConfig({ CACHET_DATA_DIR: dir, CACHET_AUDIT_SIGNING_KEY_FILE: file, CACHET_AUDIT_CHECKPOINT_EVENTS: '50', CACHET_AUDIT_CHECKPOINT_INTERVAL: '90s' });
+      assert.equal(given.auditSigningKey, pem.trim());
+      assert.equal(given.auditCheckpointEvents, 50);
+      assert.equal(given.auditCheckpointIntervalMs, 90_000);
+      assert.ok(given.secretFiles.includes(file));
+      writeFileSync(file, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+      assert.throws(() => loadConfig({ CACHET_DATA_DIR: dir, CACHET_AUDIT_SIGNING_KEY_FILE: file }), /CACHET_AUDIT_SIGNING_KEY must be an Ed25519 private key/);
+      assert.throws(() => loadConfig({ CACHET_DATA_DIR: dir, CACHET_AUDIT_CHECKPOINT_INTERVAL: 'often' }), /CACHET_AUDIT_CHECKPOINT_INTERVAL/);
+      assert.throws(() => loadConfig({ CACHET_DATA_DIR: dir, CACHET_AUDIT_CHECKPOINT_EVENTS: '0' }), /CACHET_AUDIT_CHECKPOINT_EVENTS/);
     }));
 });
