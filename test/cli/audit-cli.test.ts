@@ -249,7 +249,7 @@ describe('cachet audit (CLI)', () => {
     const events = listed.stdout.trim().split('\n').map((line) => JSON.parse(line));
     assert.deepEqual(
       events.map((e) => `${e.action}:${e.outcome}:${e.match}`),
-      ['keys.create:allowed:lifecycle', 'components.list:allowed:key', 'components.list:allowed:key', 'components.list:allowed:key', 'keys.revoke:allowed:lifecycle', 'components.list:denied:prefix'],
+      ['keys.create:allowed:lifecycle', 'components.list:allowed:key', 'components.list:allowed:key', 'components.list:allowed:key', 'keys.revoke:allowed:lifecycle', 'components.list:denied:key'],
     );
     assert.ok(events.every((e) => e.key_id === mine.id || e.resource_id === String(mine.id) || e.key_prefix === mine.prefix));
     const all = tamper(ws.file, (db) => db.prepare('select * from audit_events').all() as AuditEventRow[]);
