@@ -14,7 +14,7 @@ import { scopeGrants, type Scope } from './scopes.js';
 
 const ANONYMOUS: Principal = { type: 'anonymous' };
 
-const REASONS: Record<KeyRefusal, RefusalReason> = { unknown: 'key_unknown', expired: 'key_expired', revoked: 'key_revoked' };
+const REASONS: Record<KeyRefusal, RefusalReason> = { unknown: 'key_unknown', expired: 'key_expired', revoked: 'key_revoked', rotated: 'key_rotated' };
 
 /**
  * `::ffff:1.2.3.4` → `1.2.3.4`, so IPv4 rules match IPv4 clients on dual-stack sockets; an IPv6

@@ -52,7 +52,10 @@ for (const dialect of await dialects()) {
         assert.ok(route.access, `${route.method} ${route.url} has no access rule`);
         assert.ok(route.access.scope === 'public' || isScope(route.access.scope), `${route.method} ${route.url}: bad scope ${route.access.scope}`);
         assert.match(route.access.action, /^[a-z-]+\.[a-z]+$/, `${route.method} ${route.url}: bad action`);
-        if (route.method !== 'GET') assert.notEqual(route.access.scope, 'public', `${route.method} ${route.url} is a public write`);
+        // The one write without a key is the leak report, and it says so.
+        if (route.method !== 'GET' && !(route.method === 'POST' && route.url === '/api/v1/keys/revoke' && route.access.publicWrite === true)) {
+          assert.notEqual(route.access.scope, 'public', `${route.method} ${route.url} is a public write`);
+        }
         if (route.method !== 'GET') assert.ok(!route.access.guest, `${route.method} ${route.url} lets guests write`);
       }
     });
