@@ -60,7 +60,7 @@ for (const dialect of await dialects()) {
       verifier.invalidate(); // what the revision poll does when it sees the revocation
       release();
       assert.equal((await inFlight).ok, true, 'the lookup read the row before the revocation');
-      assert.deepEqual(await verifier.verify(token, clock.now()), { ok: false, reason: 'revoked' });
+      assert.deepEqual(await verifier.verify(token, clock.now()), { ok: false, reason: 'revoked', keyId: key.id });
     });
 
     it('refuses a key from the exact millisecond it expires, in verify and in the key view', async () => {
@@ -68,7 +68,7 @@ for (const dialect of await dialects()) {
       const verifier = createKeyVerifier({ db: database.db, repo, pepper });
       const expiresAt = new Date(key.expires_at!);
       assert.equal((await verifier.verify(token, new Date(expiresAt.getTime() - 1))).ok, true);
-      assert.deepEqual(await verifier.verify(token, expiresAt), { ok: false, reason: 'expired' });
+      assert.deepEqual(await verifier.verify(token, expiresAt), { ok: false, reason: 'expired', keyId: key.id });
       const row = (await repo.findById(database.db, key.id))!;
       assert.equal(keyView(row, new Date(expiresAt.getTime() - 1)).status, 'active');
       assert.equal(keyView(row, expiresAt).status, 'expired');

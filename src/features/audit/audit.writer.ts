@@ -21,8 +21,15 @@ export interface AuditEntry {
 /** Longest stored text of a client-controlled field (user agent, path). */
 const MAX_TEXT = 512;
 
+/**
+ * A client-controlled text as stored: at most MAX_TEXT characters, control characters (a `%00` in
+ * a path) replaced by U+FFFD, since PostgreSQL text cannot hold NUL and a log line should not.
+ */
 function clip(text: string | null): string | null {
-  return text === null || text.length <= MAX_TEXT ? text : text.slice(0, MAX_TEXT);
+  if (text === null) return null;
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is replaced
+  const clean = text.replace(/[\u0000-\u001f\u007f]/g, '\ufffd');
+  return clean.length <= MAX_TEXT ? clean : clean.slice(0, MAX_TEXT);
 }
 
 export interface AuditWriterDeps {
@@ -56,7 +63,7 @@ export function createAuditWriter({ repo, clock, pepper }: AuditWriterDeps) {
           path: clip(context.path),
           action: fact.action,
           resource_type: fact.resourceType,
-          resource_id: fact.resourceId === null ? null : String(fact.resourceId),
+          resource_id: fact.resourceId === null ? null : clip(String(fact.resourceId)),
           outcome: fact.outcome,
           status: fact.status,
           reason: fact.reason,
