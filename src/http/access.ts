@@ -10,6 +10,10 @@ export interface RouteAccess {
   guest?: boolean;
   /** Audit action, `<resource>.<verb>` (e.g. `components.update`). */
   action: string;
+  /** The success status when it is neither 200 nor a DELETE's 204 (the audit event records it). */
+  status?: number;
+  /** With `scope: 'public'`: any valid key may call the route, but a key is required (`/keys/self`). */
+  requiresKey?: boolean;
   /** A write anyone may make without a key (the leak report); the security tests list these. */
   publicWrite?: boolean;
   /** Audit resource type, when the route addresses something other than the action's resource (a subscription). */

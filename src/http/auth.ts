@@ -81,7 +81,7 @@ export function createAuthHook({ verifyKey, clock, recordUse }: AuthOptions) {
 
     const token = presentedToken(request.headers);
     if (token === undefined) {
-      if (access.scope === 'public' || access.guest) return;
+      if ((access.scope === 'public' && !access.requiresKey) || access.guest) return;
       throw refused('key_missing');
     }
     if (!isWellFormedToken(token)) throw refused('key_malformed');

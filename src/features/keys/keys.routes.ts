@@ -134,7 +134,7 @@ export function keysRoutes(app: ApiApp, deps: KeysRoutesDeps): void {
     '/api/v1/keys/self',
     {
       schema: { tags, summary: 'The key making the request: scopes, restrictions, expiry, rotation state', response: withErrors(200, itemEnvelope(KeySchema)) },
-      config: { access: { scope: 'public', action: 'keys.show' } },
+      config: { access: { scope: 'public', requiresKey: true, action: 'keys.show' } },
     },
     async (request) => {
       const { id } = callerOf(request);
@@ -256,7 +256,7 @@ export function keysRoutes(app: ApiApp, deps: KeysRoutesDeps): void {
         body: RevokeTokensBody,
         response: { 202: Type.Object({ data: Type.Object({ received: Type.Boolean(), detail: Type.String() }) }) },
       },
-      config: { access: { scope: 'public', action: 'keys.revoke', publicWrite: true } },
+      config: { access: { scope: 'public', action: 'keys.revoke', publicWrite: true, status: 202 } },
     },
     async (request, reply) => {
       await transact(request, (trx) => keys.revokeTokens(trx, request.body.tokens));
