@@ -43,6 +43,8 @@ import { createTransact, type TransactionJoiner } from './http/transact.js';
 import { createAuditStage } from './http/audit-stage.js';
 import { createAuditRepo } from './features/audit/audit.repo.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
+import { keysRoutes } from './features/keys/keys.routes.js';
+import type { KeysService } from './features/keys/keys.service.js';
 import type { AuditBatcher } from './features/audit/audit.batcher.js';
 import type { AuditWriter } from './features/audit/audit.writer.js';
 import { validationMessages } from './http/validation.js';
@@ -59,6 +61,9 @@ export interface AppDeps {
   database: Database;
   clock: Clock;
   verifyKey: VerifyKey;
+  keys: KeysService;
+  /** Drops this instance's cached keys (after a key change made through the API). */
+  keysChanged?: () => void;
   recordKeyUse?: (keyId: number, ip: string, at: Date) => void;
   /** The audit trail: every keyed request, denial and change is an event (DESIGN.md §4). */
   audit: { writer: AuditWriter; batcher: AuditBatcher };
@@ -246,6 +251,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   subscribersRoutes(app, { ...shared, subscribers: deps.subscribers });
   componentGroupsRoutes(app, { ...shared, groups: deps.componentGroups });
   auditRoutes(app, { ...shared, repo: createAuditRepo(), clock });
+  keysRoutes(app, { ...shared, keys: deps.keys, clock, keysChanged: deps.keysChanged ?? (() => undefined) });
 
   return app;
 }

@@ -137,6 +137,8 @@ export async function createServer(
     database,
     clock,
     verifyKey: verifier.verify,
+    keys: keysServiceFor(database, config, clock),
+    keysChanged: () => verifier.invalidate(),
     recordKeyUse: usage.record,
     components,
     componentGroups: createComponentGroupsService({ repo: createComponentGroupsRepo(), componentsRepo, components, clock }),

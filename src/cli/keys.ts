@@ -6,6 +6,8 @@ import { systemContext } from '../features/audit/audit.types.js';
 import type { KeysAdmin } from '../features/keys/keys.admin.js';
 import { keysAdminFor, openMigratedDatabase } from '../main.js';
 import { action, CliError, printJson } from './run.js';
+import { scanForTokens } from '../features/keys/keys.scan.js';
+import { parseDuration } from '../infra/duration.js';
 
 function keyId(text: string): number {
   if (!/^\d{1,10}$/.test(text)) throw new CliError(`"${text}" is not a key id`);
@@ -106,15 +108,85 @@ export function keysCommand(program: Command): void {
 
   keys
     .command('revoke')
-    .description('revoke a key at once (running servers notice within a second)')
-    .argument('<id>', 'key id')
+    .description('revoke a key at once (running servers notice within a second); --all is the emergency switch')
+    .argument('[id]', 'key id')
+    .option('--all', 'revoke every active key (needs --yes-revoke-every-key)')
+    .option('--yes-revoke-every-key', 'confirm --all')
+    .option('--except <ids>', 'with --all: comma-separated key ids to keep')
     .option('--json', 'print JSON')
     .action(
-      action(async (id: string, options: { json?: boolean }) => {
+      action(async (id: string | undefined, options: { all?: boolean; yesRevokeEveryKey?: boolean; except?: string; json?: boolean }) => {
+        if (options.all) {
+          if (id !== undefined) throw new CliError('give a key id or --all, not both');
+          if (!options.yesRevokeEveryKey) throw new CliError('--all revokes every active key: add --yes-revoke-every-key to confirm');
+          const except = options.except === undefined ? [] : options.except.split(',').map((text) => keyId(text.trim()));
+          const revoked = await withKeys('revoke --all', (service) => service.revokeAll(except));
+          if (options.json) return printJson({ revoked });
+          return void process.stdout.write(`revoked ${revoked.length} key${revoked.length === 1 ? '' : 's'}${revoked.length ? `: ${revoked.join(', ')}` : ''}\n`);
+        }
+        if (options.except !== undefined) throw new CliError('--except only goes with --all');
+        if (id === undefined) throw new CliError('give the id of the key to revoke (or --all)');
         const result = await withKeys('revoke', (service) => service.revoke(keyId(id)));
-        if (!result.ok) throw new CliError(result.error === 'not_found' ? `no key with id ${id}` : `key ${id} is already revoked`);
+        if (!result.ok) throw new CliError(result.error);
         if (options.json) printJson(result.key);
         else process.stdout.write(`revoked key ${result.key.id} (${result.key.prefix}…, ${result.key.name})\n`);
+      }),
+    );
+
+  keys
+    .command('rotate')
+    .description('rotate a key: print its successor\'s token (shown once); the old key works until the grace ends')
+    .argument('<id>', 'key id')
+    .option('--grace <duration>', 'how long the old key keeps working (default 24h)', '24h')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (id: string, options: { grace: string; json?: boolean }) => {
+        const graceMs = parseDuration(options.grace);
+        if (graceMs === null) throw new CliError(`--grace must be a duration such as 24h, 90m or 30s; got "${options.grace}"`);
+        const result = await withKeys('rotate', (service) => service.rotate(keyId(id), graceMs));
+        if (!result.ok) throw new CliError(result.error);
+        for (const warning of result.warnings) process.stderr.write(`cachet: warning: ${warning}\n`);
+        if (options.json) return printJson({ ...result.key, token: result.token, previous: result.previous });
+        process.stdout.write(
+          `${describe(result.key)}\n\ntoken       ${result.token}\n\nStore the token now: it is not shown again.\n` +
+            `Key ${result.previous.id} keeps working until ${result.previous.expires_at ?? 'never'}.\n`,
+        );
+      }),
+    );
+
+  keys
+    .command('scan')
+    .description('find API tokens in files and folders; report which are keys of this server (by prefix only)')
+    .argument('<paths...>', 'files or folders to search')
+    .option('--revoke', 'revoke every live key found')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (paths: string[], options: { revoke?: boolean; json?: boolean }) => {
+        const scan = scanForTokens(paths);
+        const report = await withKeys('scan', async (service) => {
+          const keysByToken = await service.lookup(scan.findings.map((f) => f.token));
+          const rows = scan.findings.map((f) => {
+            const key = keysByToken.get(f.token) ?? null;
+            return { file: f.file, line: f.line, prefix: f.token.slice(0, 12), key_id: key?.id ?? null, status: key ? key.status : 'unknown', revoked_now: false };
+          });
+          if (options.revoke) {
+            for (const row of rows) {
+              if (row.status !== 'active' || row.key_id === null) continue;
+              const result = await service.revoke(row.key_id);
+              for (const same of rows) if (same.key_id === row.key_id && result.ok) Object.assign(same, { status: 'revoked', revoked_now: true });
+            }
+          }
+          return rows;
+        });
+        for (const skipped of scan.skipped) process.stderr.write(`cachet: skipped ${skipped.file}: ${skipped.reason}\n`);
+        // A live key left in a file is something to act on: exit 3 lets CI fail on it.
+        if (report.some((row) => row.status === 'active')) process.exitCode = 3;
+        if (options.json) return printJson({ files: scan.files, findings: report });
+        if (report.length === 0) return void process.stdout.write(`no tokens found in ${scan.files} file${scan.files === 1 ? '' : 's'}\n`);
+        for (const row of report) {
+          const what = row.key_id === null ? 'not a key of this server' : `key ${row.key_id}, ${row.status}${row.revoked_now ? ' (revoked now)' : ''}`;
+          process.stdout.write(`${row.file}:${row.line}  ${row.prefix}…  ${what}\n`);
+        }
       }),
     );
 }

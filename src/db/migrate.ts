@@ -4,6 +4,7 @@ import type { Database } from './database.js';
 import { foundation } from './migrations/0001_foundation.js';
 import { statusContent } from './migrations/0002_status_content.js';
 import { audit } from './migrations/0003_audit.js';
+import { keyLifecycle } from './migrations/0004_key_lifecycle.js';
 
 function provider(database: Database): MigrationProvider {
   return {
@@ -12,6 +13,7 @@ function provider(database: Database): MigrationProvider {
         '0001_foundation': foundation(database.dialect),
         '0002_status_content': statusContent(database.dialect),
         '0003_audit': audit(database.dialect),
+        '0004_key_lifecycle': keyLifecycle(),
       };
     },
   };

@@ -23,6 +23,14 @@ export interface ApiKeyTable {
   updated_at: string;
   last_used_at: string | null;
   last_used_ip: string | null;
+  /** The key this one replaced by rotation. */
+  replaces_id: Generated<number | null>;
+  /** The key that replaced this one by rotation. */
+  replaced_by_id: Generated<number | null>;
+  /** When this key was rotated (its successor made); it then works until `expires_at`, the end of the grace. */
+  rotated_at: Generated<string | null>;
+  /** First accepted use: for a successor, the proof that its consumer picked it up. */
+  first_used_at: Generated<string | null>;
 }
 
 export interface KeyRevisionTable {

@@ -10,6 +10,12 @@ export interface RouteAccess {
   guest?: boolean;
   /** Audit action, `<resource>.<verb>` (e.g. `components.update`). */
   action: string;
+  /** The success status when it is neither 200 nor a DELETE's 204 (the audit event records it). */
+  status?: number;
+  /** With `scope: 'public'`: any valid key may call the route, but a key is required (`/keys/self`). */
+  requiresKey?: boolean;
+  /** A write anyone may make without a key (the leak report); the security tests list these. */
+  publicWrite?: boolean;
   /** Audit resource type, when the route addresses something other than the action's resource (a subscription). */
   resource?: string;
   /**
@@ -28,6 +34,8 @@ export interface KeyPrincipal {
   scopes: readonly string[];
   /** Addresses the key may be used from; null for any. */
   allowedIps: BlockList | null;
+  /** The same addresses as CIDR text (a key may only mint keys within them); null for any. */
+  allowedCidrs: readonly string[] | null;
   /** Requests per minute; null for the server default. */
   rateLimit: number | null;
 }
@@ -36,7 +44,7 @@ export interface KeyPrincipal {
 export type Principal = { type: 'anonymous' } | { type: 'key'; key: KeyPrincipal };
 
 /** Why a presented token was refused. */
-export type KeyRefusal = 'unknown' | 'expired' | 'revoked';
+export type KeyRefusal = 'unknown' | 'expired' | 'revoked' | 'rotated';
 
 /** Looks a token up (cache, then store) and checks its state at `now`. */
 export type VerifyKey = (

@@ -71,7 +71,7 @@ export function createAuditStage({ writer, batcher, onError }: AuditStageDeps) {
     const action = access.action;
     const resource = access.resource ?? resourceOf(action);
     const primary = changes.find((c) => changeAction(c) === action) ?? changes.find((c) => c.resource === resource) ?? null;
-    const status = request.method === 'DELETE' ? 204 : 200;
+    const status = access.status ?? (request.method === 'DELETE' ? 204 : 200);
     const context = auditContextOf(request);
     const own: AuditFact = primary
       ? { ...writer.factOf(primary, status), action, resourceType: resource, resourceId: addressedId(request, action) ?? primary.id }

@@ -14,7 +14,7 @@ import { scopeGrants, type Scope } from './scopes.js';
 
 const ANONYMOUS: Principal = { type: 'anonymous' };
 
-const REASONS: Record<KeyRefusal, RefusalReason> = { unknown: 'key_unknown', expired: 'key_expired', revoked: 'key_revoked' };
+const REASONS: Record<KeyRefusal, RefusalReason> = { unknown: 'key_unknown', expired: 'key_expired', revoked: 'key_revoked', rotated: 'key_rotated' };
 
 /**
  * `::ffff:1.2.3.4` → `1.2.3.4`, so IPv4 rules match IPv4 clients on dual-stack sockets; an IPv6
@@ -81,7 +81,7 @@ export function createAuthHook({ verifyKey, clock, recordUse }: AuthOptions) {
 
     const token = presentedToken(request.headers);
     if (token === undefined) {
-      if (access.scope === 'public' || access.guest) return;
+      if ((access.scope === 'public' && !access.requiresKey) || access.guest) return;
       throw refused('key_missing');
     }
     if (!isWellFormedToken(token)) throw refused('key_malformed');

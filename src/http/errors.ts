@@ -46,9 +46,11 @@ export const REFUSALS = {
   key_unknown: { status: 401, message: 'The API key is not recognised.' },
   key_expired: { status: 401, message: 'The API key has expired.' },
   key_revoked: { status: 401, message: 'The API key has been revoked.' },
+  key_rotated: { status: 401, message: 'The API key was rotated and its grace period is over: use the key that replaced it.' },
   scope_missing: { status: 403, message: 'This API key lacks the scope this request needs.' },
   ip_denied: { status: 403, message: 'This API key may not be used from this address.' },
   resource_denied: { status: 403, message: 'This API key may not act on this resource.' },
+  escalation_denied: { status: 403, message: 'A key cannot create, widen or manage a key stronger than itself.' },
   rate_limited: { status: 429, message: 'Too many requests: slow down and retry later.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

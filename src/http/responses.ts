@@ -3,7 +3,7 @@ import type { TSchema } from 'typebox';
 import { Type } from 'typebox';
 import { ErrorEnvelopeSchema } from './schemas.js';
 
-const ERROR_CODES = [400, 401, 403, 404, 406, 413, 429] as const;
+const ERROR_CODES = [400, 401, 403, 404, 406, 409, 413, 429] as const;
 
 /** `{200: body, 4xx: error envelope}` for a route returning `body`. */
 export function withErrors<T extends TSchema>(status: 200, body: T) {

@@ -26,6 +26,8 @@ interface Step {
   /** Resource id the event names (a created one is filled in from the response). */
   id?: string | null;
   status?: number;
+  /** Actions of the further events the request writes (a rotation also creates the successor). */
+  extra?: string[];
 }
 
 for (const dialect of await dialects()) {
@@ -106,6 +108,14 @@ for (const dialect of await dialects()) {
         { method: 'GET', url: '/api/v1/subscribers', action: 'subscribers.list', resource: 'subscribers', id: null },
         { method: 'GET', url: '/api/v1/audit?per_page=1', action: 'audit.list', resource: 'audit', id: null },
         () => ({ method: 'GET', url: `/api/v1/keys/${adminId}/usage`, action: 'keys.show', resource: 'keys', id: String(adminId) }),
+        { method: 'GET', url: '/api/v1/keys', action: 'keys.list', resource: 'keys', id: null },
+        { method: 'GET', url: '/api/v1/keys/self', action: 'keys.show', resource: 'keys', id: null },
+        { method: 'POST', url: '/api/v1/keys', body: { name: 'made', scopes: ['components.read'] }, action: 'keys.create', resource: 'keys' },
+        () => ({ method: 'GET', url: `/api/v1/keys/${id('keys')}`, action: 'keys.show', resource: 'keys', id: id('keys') }),
+        () => ({ method: 'PUT', url: `/api/v1/keys/${id('keys')}`, body: { name: 'renamed' }, action: 'keys.update', resource: 'keys', id: id('keys') }),
+        () => ({ method: 'POST', url: `/api/v1/keys/${id('keys')}/rotate`, body: { grace: '1h' }, action: 'keys.rotate', resource: 'keys', id: id('keys'), extra: ['keys.create'] }),
+        () => ({ method: 'DELETE', url: `/api/v1/keys/${id('keys')}`, action: 'keys.revoke', resource: 'keys', id: id('keys'), status: 204 }),
+        { method: 'POST', url: '/api/v1/keys/revoke', body: { tokens: ['cachet_nothing'] }, action: 'keys.revoke', resource: 'keys', id: null, status: 202 },
         () => ({ method: 'DELETE', url: `/api/v1/subscriptions/${id('subscriptions')}`, action: 'subscribers.update', resource: 'subscriptions', id: id('subscriptions'), status: 204 }),
         () => ({ method: 'DELETE', url: `/api/v1/subscribers/${id('subscribers')}`, action: 'subscribers.delete', resource: 'subscribers', id: id('subscribers'), status: 204 }),
         () => ({ method: 'DELETE', url: `/api/v1/metrics/${id('metrics')}/points/${id('metric-points')}`, action: 'metric-points.delete', resource: 'metric-points', id: id('metric-points'), status: 204 }),
@@ -122,7 +132,9 @@ for (const dialect of await dialects()) {
         const step = typeof entry === 'function' ? entry() : entry;
         const response = await t.request({ method: step.method, url: step.url, token: admin, body: step.body, headers: { 'user-agent': 'audit-test/1.0' } });
         assert.equal(response.statusCode, step.status ?? 200, `${step.method} ${step.url}: ${response.body}`);
-        const event = await only(response);
+        const [event, ...others] = await eventsOf(response);
+        assert.ok(event, `an event for ${step.method} ${step.url}`);
+        assert.deepEqual(others.map((e) => e.action), step.extra ?? [], `${step.method} ${step.url} writes one event of its own`);
         const route = t.server.app.routeTable.find((r) => r.method === step.method && r.access?.action === step.action && new RegExp(`^${r.url.replace(/:[^/]+/g, '[^/]+')}$`).test(step.url.split('?')[0]!));
         assert.ok(route, `a route serves ${step.method} ${step.url}`);
         covered.add(`${route.method} ${route.url}`);

@@ -12,6 +12,10 @@ export function administerKeys(service: KeysService, db: Kysely<DB>, writer: Aud
     service,
     create: (input: CreateKeyInput) => audited(context, (trx) => service.create(trx, input)),
     revoke: (id: number) => audited(context, (trx) => service.revoke(trx, id)),
+    rotate: (id: number, graceMs: number) => audited(context, (trx) => service.rotate(trx, id, { graceMs, createdBy: 'cli' })),
+    revokeAll: (except: readonly number[]) => audited(context, (trx) => service.revokeAll(trx, except)),
+    /** Each token's key (matched by digest) and its state; nothing is changed. */
+    lookup: (tokens: readonly string[]) => service.lookup(tokens),
     bootstrap: () => audited(context, (trx) => service.bootstrap(trx)),
     list: () => service.list(),
     show: (id: number) => service.show(id),

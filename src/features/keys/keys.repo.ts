@@ -1,5 +1,5 @@
 /** Storage of API keys. Holds digests and display prefixes only: nothing that can recover a token. */
-import type { Insertable, Selectable } from 'kysely';
+import type { Insertable, Selectable, Updateable } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import type { ApiKeyTable } from '../../db/schema.js';
 
@@ -31,6 +31,10 @@ export function createKeysRepo() {
       return db.insertInto('api_keys').values(row).returningAll().executeTakeFirstOrThrow();
     },
 
+    async update(db: Executor, id: number, changes: Updateable<ApiKeyTable>): Promise<ApiKeyRow> {
+      return db.updateTable('api_keys').set(changes).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+    },
+
     async markRevoked(db: Executor, id: number, at: string): Promise<ApiKeyRow | undefined> {
       return db
         .updateTable('api_keys')
@@ -42,9 +46,13 @@ export function createKeysRepo() {
     },
 
     /** Records last use in one statement per key; called in batches, off the request path. */
-    async recordUse(db: Executor, id: number, at: string, ip: string): Promise<void> {
+    async recordUse(db: Executor, id: number, at: string, ip: string, firstAt: string = at): Promise<void> {
       // The longest textual IP address is 45 characters; nothing longer is ever stored.
-      await db.updateTable('api_keys').set({ last_used_at: at, last_used_ip: ip.slice(0, MAX_ADDRESS_LENGTH) }).where('id', '=', id).execute();
+      await db
+        .updateTable('api_keys')
+        .set((eb) => ({ last_used_at: at, last_used_ip: ip.slice(0, MAX_ADDRESS_LENGTH), first_used_at: eb.fn.coalesce('first_used_at', eb.val(firstAt)) }))
+        .where('id', '=', id)
+        .execute();
     },
 
     /** Bumped in the transaction of every change that alters what a key may do, so every instance drops its cache. */

@@ -4,11 +4,11 @@ import type { Executor } from '../../db/database.js';
 import type { DB } from '../../db/schema.js';
 import { recordChange } from '../audit/audit.changes.js';
 import { parseScopes, scopesBeyond, type Scope } from '../../http/scopes.js';
-import { admitsIpv4, invalidCidrs } from '../../infra/cidr.js';
+import { admitsIpv4, blockListOf, invalidCidrs, parseCidr } from '../../infra/cidr.js';
 import type { Clock } from '../../infra/clock.js';
 import { keyDigest } from '../../infra/crypto.js';
 import { parseDuration } from '../../infra/duration.js';
-import { displayPrefix, generateToken } from '../../infra/token.js';
+import { displayPrefix, generateToken, isWellFormedToken } from '../../infra/token.js';
 import { toStoredTime } from '../../infra/time.js';
 import type { ApiKeyRow, KeysRepo } from './keys.repo.js';
 
@@ -34,8 +34,10 @@ export interface CreateKeyInput {
   allowedIps?: readonly string[];
   /** Who asks: `cli`, `bootstrap`, `key:<id>`. */
   createdBy: string;
-  /** Scopes of the key asking, when a key asks: the new key may not exceed them. */
-  creatorScopes?: readonly string[];
+  /** The key asking, when a key asks: the new key may not exceed its scopes or addresses. */
+  creator?: KeyAuthority;
+  /** Rotation: the key the new one replaces. */
+  replacesId?: number;
 }
 
 /** A key as it may be shown: never its token or digest. */
@@ -54,6 +56,63 @@ export interface KeyView {
   created_at: string;
   last_used_at: string | null;
   last_used_ip: string | null;
+  /** First accepted use. */
+  first_used_at: string | null;
+  /** Rotation: the key this one replaced, the key that replaced it, and when. */
+  replaces_id: number | null;
+  replaced_by_id: number | null;
+  rotated_at: string | null;
+}
+
+/** What a key may do, as far as minting and managing other keys goes: scopes and addresses. */
+export interface KeyAuthority {
+  scopes: readonly string[];
+  /** CIDRs the key is limited to; null for any address. */
+  allowedIps: readonly string[] | null;
+}
+
+/** True when every CIDR of `inner` lies inside one CIDR of `outer` (a conservative containment test). */
+function cidrsWithin(inner: readonly string[], outer: readonly string[]): boolean {
+  const blocks = outer.map((text) => ({ cidr: parseCidr(text), list: blockListOf([text]) }));
+  return inner.every((text) => {
+    const cidr = parseCidr(text);
+    return cidr !== null && blocks.some((b) => b.cidr !== null && b.cidr.family === cidr.family && b.cidr.prefix <= cidr.prefix && b.list.check(cidr.address, cidr.family));
+  });
+}
+
+/** What `target` may do beyond `caller`, as readable refusals; empty when `caller` covers it. */
+export function authorityBeyond(caller: KeyAuthority, target: KeyAuthority): string[] {
+  const problems: string[] = [];
+  const scopes = parseScopes([...target.scopes]);
+  const beyond = scopes.ok ? scopesBeyond(caller.scopes, scopes.scopes) : [];
+  if (beyond.length > 0) problems.push(`scopes it does not hold: ${beyond.join(', ')}`);
+  if (caller.allowedIps !== null) {
+    if (target.allowedIps === null) problems.push('use from any address, while it is limited to ' + caller.allowedIps.join(', '));
+    else if (!cidrsWithin(target.allowedIps, caller.allowedIps)) problems.push(`addresses outside its own (${caller.allowedIps.join(', ')})`);
+  }
+  return problems;
+}
+
+/** The authority a stored key carries. */
+export function authorityOf(row: Pick<ApiKeyRow, 'scopes' | 'allowed_ips'>): KeyAuthority {
+  return { scopes: JSON.parse(row.scopes) as string[], allowedIps: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]) };
+}
+
+/** Why a lifecycle operation was refused: `status` maps to HTTP (400 bad input, 403 escalation, 404, 409 state). */
+export interface KeyRefused {
+  ok: false;
+  status: 400 | 403 | 404 | 409;
+  error: string;
+}
+
+/** What may change on a key. */
+export interface UpdateKeyInput {
+  name?: string;
+  purpose?: string | null;
+  scopes?: readonly string[];
+  /** A list, or null to lift the restriction. */
+  allowedIps?: readonly string[] | null;
+  rateLimit?: number | null;
 }
 
 /** A created key with its token (shown once) and anything its creator should be told about it. */
@@ -84,6 +143,10 @@ export function keyView(row: ApiKeyRow, now: Date): KeyView {
     created_at: row.created_at,
     last_used_at: row.last_used_at,
     last_used_ip: row.last_used_ip,
+    first_used_at: row.first_used_at,
+    replaces_id: row.replaces_id,
+    replaced_by_id: row.replaced_by_id,
+    rotated_at: row.rotated_at,
   };
 }
 
@@ -105,8 +168,8 @@ export function createKeysService(deps: KeysServiceDeps) {
     if (name === '' || name.length > 100) return { ok: false, error: 'name must be 1 to 100 characters' };
     const scopes = parseScopes(input.scopes);
     if (!scopes.ok) return scopes;
-    if (input.creatorScopes) {
-      const beyond = scopesBeyond(input.creatorScopes, scopes.scopes);
+    if (input.creator) {
+      const beyond = scopesBeyond(input.creator.scopes, scopes.scopes);
       if (beyond.length > 0) return { ok: false, error: `a key cannot grant scopes it does not hold: ${beyond.join(', ')}` };
     }
     let expiresAt: string | null;
@@ -133,6 +196,10 @@ export function createKeysService(deps: KeysServiceDeps) {
     const badIps = invalidCidrs(allowedIps ?? []);
     if (badIps.length > 0) return { ok: false, error: `allowed IPs: "${badIps[0]}" is not an IPv4 or IPv6 CIDR` };
     if (input.purpose !== undefined && input.purpose.length > 500) return { ok: false, error: 'purpose must be at most 500 characters' };
+    if (input.creator) {
+      const beyond = authorityBeyond(input.creator, { scopes: scopes.scopes, allowedIps });
+      if (beyond.length > 0) return { ok: false, error: `a key cannot grant ${beyond.join('; ')}` };
+    }
     const warnings = (allowedIps ?? [])
       .filter(admitsIpv4)
       .map((cidr) => `allowed IPs: "${cidr}" also admits IPv4 clients (an IPv4 address matches IPv6 ranges as ::ffff:a.b.c.d)`);
@@ -159,6 +226,7 @@ export function createKeysService(deps: KeysServiceDeps) {
       updated_at: at,
       last_used_at: null,
       last_used_ip: null,
+      replaces_id: input.replacesId ?? null,
     });
     await repo.bumpRevision(executor);
     const key = keyView(row, now);
@@ -187,15 +255,157 @@ export function createKeysService(deps: KeysServiceDeps) {
     },
 
     /** Revokes a key at once; revoking a revoked key is refused so the caller learns nothing changed. */
-    async revoke(trx: Executor, id: number): Promise<{ ok: true; key: KeyView } | { ok: false; error: 'not_found' | 'already_revoked' }> {
+    /** Revokes a key at once; revoking a revoked key is refused so the caller learns nothing changed. */
+    async revoke(trx: Executor, id: number, caller?: KeyAuthority): Promise<{ ok: true; key: KeyView } | KeyRefused> {
       const now = clock.now();
       const before = await repo.findById(trx, id);
+      if (!before) return { ok: false, status: 404, error: `no key with id ${id}` };
+      const denied = caller && authorityBeyond(caller, authorityOf(before));
+      if (denied && denied.length > 0) return { ok: false, status: 403, error: `this key cannot revoke a key that has ${denied.join('; ')}` };
       const row = await repo.markRevoked(trx, id, toStoredTime(now));
-      if (!row) return { ok: false, error: before ? 'already_revoked' : 'not_found' } as const;
+      if (!row) return { ok: false, status: 409, error: `key ${id} is already revoked` };
       await repo.bumpRevision(trx);
       const key = keyView(row, now);
-      recordChange(trx, { resource: 'keys', id, action: 'keys.revoke', before: before ? auditedKey(keyView(before, now)) : null, after: auditedKey(key) });
-      return { ok: true, key } as const;
+      recordChange(trx, { resource: 'keys', id, action: 'keys.revoke', before: auditedKey(keyView(before, now)), after: auditedKey(key) });
+      return { ok: true, key };
+    },
+
+    /** Changes a key's name, purpose, scopes, allowed addresses or rate limit; a key may not widen a key past itself. */
+    async update(trx: Executor, id: number, input: UpdateKeyInput, caller?: KeyAuthority): Promise<{ ok: true; key: KeyView } | KeyRefused> {
+      const now = clock.now();
+      const before = await repo.findById(trx, id);
+      if (!before) return { ok: false, status: 404, error: `no key with id ${id}` };
+      if (before.revoked_at !== null) return { ok: false, status: 409, error: `key ${id} is revoked` };
+      const current = authorityOf(before);
+      if (caller) {
+        const denied = authorityBeyond(caller, current);
+        if (denied.length > 0) return { ok: false, status: 403, error: `this key cannot change a key that has ${denied.join('; ')}` };
+      }
+      const merged: CreateKeyInput = {
+        name: input.name ?? before.name,
+        scopes: input.scopes ?? current.scopes,
+        purpose: (input.purpose === undefined ? before.purpose : input.purpose) ?? undefined,
+        rateLimit: (input.rateLimit === undefined ? before.rate_limit : input.rateLimit) ?? undefined,
+        allowedIps: (input.allowedIps === undefined ? current.allowedIps : input.allowedIps) ?? undefined,
+        createdBy: before.created_by,
+      };
+      const checked = plan(merged, now);
+      if (!checked.ok) return { ok: false, status: 400, error: checked.error };
+      if (caller) {
+        const beyond = authorityBeyond(caller, { scopes: checked.scopes, allowedIps: checked.allowedIps });
+        if (beyond.length > 0) return { ok: false, status: 403, error: `a key cannot grant ${beyond.join('; ')}` };
+      }
+      const row = await repo.update(trx, id, {
+        name: merged.name.trim(),
+        purpose: merged.purpose ?? null,
+        scopes: JSON.stringify(checked.scopes),
+        allowed_ips: checked.allowedIps === null ? null : JSON.stringify(checked.allowedIps),
+        rate_limit: merged.rateLimit ?? null,
+        updated_at: toStoredTime(now),
+      });
+      await repo.bumpRevision(trx);
+      const key = keyView(row, now);
+      recordChange(trx, { resource: 'keys', id, before: auditedKey(keyView(before, now)), after: auditedKey(key) });
+      return { ok: true, key };
+    },
+
+    /**
+     * Rotates a key: a successor with the same name, purpose, scopes and restrictions (its token in
+     * the result, once), and the old key kept working until `min(now + grace, its expiry)`.
+     */
+    async rotate(
+      trx: Executor,
+      id: number,
+      options: { graceMs: number; createdBy: string },
+      caller?: KeyAuthority,
+    ): Promise<({ ok: true; key: KeyView; previous: KeyView; token: string; warnings: string[] }) | KeyRefused> {
+      const now = clock.now();
+      const old = await repo.findById(trx, id);
+      if (!old) return { ok: false, status: 404, error: `no key with id ${id}` };
+      if (!Number.isInteger(options.graceMs) || options.graceMs < 0) return { ok: false, status: 400, error: 'grace must be a duration such as 24h' };
+      if (deps.keyMaxTtlMs !== null && options.graceMs > deps.keyMaxTtlMs) {
+        return { ok: false, status: 400, error: `grace exceeds the longest key lifetime of ${formatDuration(deps.keyMaxTtlMs)} (CACHET_KEY_MAX_TTL)` };
+      }
+      const view = keyView(old, now);
+      if (view.status !== 'active') return { ok: false, status: 409, error: `key ${id} is ${view.status}: only an active key can be rotated` };
+      if (old.replaced_by_id !== null) return { ok: false, status: 409, error: `key ${id} was already rotated (its successor is key ${old.replaced_by_id})` };
+      const authority = authorityOf(old);
+      if (caller) {
+        const denied = authorityBeyond(caller, authority);
+        if (denied.length > 0) return { ok: false, status: 403, error: `this key cannot rotate a key that has ${denied.join('; ')}` };
+      }
+      // The successor lives as long as the original was meant to (capped by policy).
+      const lifetime = old.expires_at === null ? null : Date.parse(old.expires_at) - Date.parse(old.created_at);
+      const input: CreateKeyInput = {
+        name: old.name,
+        scopes: authority.scopes,
+        purpose: old.purpose ?? undefined,
+        rateLimit: old.rate_limit ?? undefined,
+        allowedIps: authority.allowedIps ?? undefined,
+        expires: lifetime === null ? (deps.keyMaxTtlMs === null ? 'never' : undefined) : `${Math.max(1, Math.round(Math.min(lifetime, deps.keyMaxTtlMs ?? lifetime) / 1000))}s`,
+        createdBy: options.createdBy,
+        replacesId: id,
+      };
+      const checked = plan(input, now);
+      if (!checked.ok) return { ok: false, status: 400, error: checked.error };
+      const created = await insertKey(trx, input, checked, now);
+      const graceEnd = now.getTime() + options.graceMs;
+      const oldExpiry = old.expires_at === null ? Infinity : Date.parse(old.expires_at);
+      const at = toStoredTime(now);
+      const rotated = await repo.update(trx, id, {
+        replaced_by_id: created.key.id,
+        rotated_at: at,
+        expires_at: toStoredTime(new Date(Math.min(graceEnd, oldExpiry))),
+        updated_at: at,
+      });
+      await repo.bumpRevision(trx);
+      const previous = keyView(rotated, now);
+      recordChange(trx, { resource: 'keys', id, action: 'keys.rotate', before: auditedKey(view), after: auditedKey(previous) });
+      return { ok: true, key: created.key, previous, token: created.token, warnings: checked.warnings };
+    },
+
+    /**
+     * Leak response: revokes every active key among `tokens` (well-formed ones only, matched by
+     * digest). Returns how many were revoked; callers on the public route must not reveal it.
+     */
+    async revokeTokens(trx: Executor, tokens: readonly string[]): Promise<number> {
+      let revoked = 0;
+      for (const token of new Set(tokens)) {
+        if (!isWellFormedToken(token)) continue;
+        const row = await repo.findByDigest(trx, keyDigest(deps.pepper, token));
+        if (!row || row.revoked_at !== null) continue;
+        const result = await this.revoke(trx, row.id);
+        if (result.ok) revoked += 1;
+      }
+      return revoked;
+    },
+
+    /** Emergency switch: revokes every active key except `except`; returns the revoked ids. */
+    async revokeAll(trx: Executor, except: readonly number[] = []): Promise<number[]> {
+      const now = clock.now();
+      const ids: number[] = [];
+      for (const row of await repo.list(trx)) {
+        if (row.revoked_at !== null || except.includes(row.id) || keyView(row, now).status !== 'active') continue;
+        const result = await this.revoke(trx, row.id);
+        if (result.ok) ids.push(row.id);
+      }
+      return ids;
+    },
+
+    /** The key of each token (by digest), if any, as shown at `now`; never changes anything. */
+    async lookup(tokens: readonly string[]): Promise<Map<string, KeyView | null>> {
+      const now = clock.now();
+      const found = new Map<string, KeyView | null>();
+      for (const token of new Set(tokens)) {
+        const row = await repo.findByDigest(db, keyDigest(deps.pepper, token));
+        found.set(token, row ? keyView(row, now) : null);
+      }
+      return found;
+    },
+
+    /** Keys by id, for the views that show a successor's first use. */
+    async byId(db: Executor, id: number): Promise<ApiKeyRow | undefined> {
+      return repo.findById(db, id);
     },
 
     /**

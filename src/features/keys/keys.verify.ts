@@ -19,6 +19,8 @@ interface CachedKey {
   principal: KeyPrincipal;
   expiresAt: number | null;
   revoked: boolean;
+  /** Replaced by rotation: past its expiry (the end of its grace) it is refused as rotated. */
+  rotated: boolean;
 }
 
 export interface KeyVerifierOptions {
@@ -43,10 +45,12 @@ function toCached(row: ApiKeyRow): CachedKey {
       prefix: row.prefix,
       scopes: JSON.parse(row.scopes) as string[],
       allowedIps: allowed ? blockListOf(allowed) : null,
+      allowedCidrs: allowed,
       rateLimit: row.rate_limit,
     },
     expiresAt: row.expires_at === null ? null : Date.parse(row.expires_at),
     revoked: row.revoked_at !== null,
+    rotated: row.replaced_by_id !== null,
   };
 }
 
@@ -94,7 +98,7 @@ export function createKeyVerifier({ db, repo, pepper, maxEntries = 10_000, monot
     const entry = await lookup(keyDigest(pepper, token));
     if (!entry) return { ok: false, reason: 'unknown' };
     if (entry.revoked) return { ok: false, reason: 'revoked', keyId: entry.principal.id };
-    if (entry.expiresAt !== null && now.getTime() >= entry.expiresAt) return { ok: false, reason: 'expired', keyId: entry.principal.id };
+    if (entry.expiresAt !== null && now.getTime() >= entry.expiresAt) return { ok: false, reason: entry.rotated ? 'rotated' : 'expired', keyId: entry.principal.id };
     return { ok: true, key: entry.principal };
   };
 

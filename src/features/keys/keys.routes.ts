@@ -1,0 +1,266 @@
+/**
+ * `/api/v1/keys`: list, show, create (token shown once), update, revoke, rotate, `self`, a key's
+ * usage (in the audit feature), and the unauthenticated leak report `POST /keys/revoke`.
+ * A key acting here can never produce or manage a key stronger than itself.
+ */
+import type { FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import { Type } from 'typebox';
+import type { DB } from '../../db/schema.js';
+import type { ApiApp } from '../../http/app-types.js';
+import { AppError, refused } from '../../http/errors.js';
+import { itemEnvelope, listEnvelope, listParams, listQueryProperties, paginated } from '../../http/list.js';
+import { IdParams, parseId } from '../../http/params.js';
+import { noContentWithErrors, withErrors } from '../../http/responses.js';
+import type { Transact } from '../../http/transact.js';
+import type { Clock } from '../../infra/clock.js';
+import { parseDuration } from '../../infra/duration.js';
+import { keyView, type KeyAuthority, type KeyRefused, type KeysService, type KeyView } from './keys.service.js';
+
+const tags = ['Keys'];
+const Nullable = <T extends ReturnType<typeof Type.String | typeof Type.Integer>>(t: T) => Type.Union([t, Type.Null()]);
+const ScopeList = Type.Array(Type.String({ maxLength: 64 }), { maxItems: 64, description: 'Scopes such as `components.manage`, or `*`.' });
+const CidrList = Type.Array(Type.String({ maxLength: 64 }), { maxItems: 100, description: 'IPv4 or IPv6 CIDRs the key may be used from.' });
+
+const KeySchema = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  prefix: Type.String({ description: 'The public start of the token; the token itself is never shown again.' }),
+  scopes: Type.Array(Type.String()),
+  purpose: Nullable(Type.String()),
+  allowed_ips: Type.Union([Type.Array(Type.String()), Type.Null()]),
+  rate_limit: Nullable(Type.Integer()),
+  expires_at: Nullable(Type.String()),
+  revoked_at: Nullable(Type.String()),
+  status: Type.String({ description: '`active`, `expired` or `revoked`.' }),
+  created_by: Type.String(),
+  created_at: Type.String(),
+  last_used_at: Nullable(Type.String()),
+  last_used_ip: Nullable(Type.String()),
+  first_used_at: Nullable(Type.String()),
+  replaces_id: Nullable(Type.Integer()),
+  replaced_by_id: Nullable(Type.Integer()),
+  rotated_at: Nullable(Type.String()),
+  successor_first_used_at: Type.Optional(Nullable(Type.String({ description: "Rotation: when the successor was first used (proof that its consumer picked it up)." }))),
+});
+
+const CreatedKeySchema = Type.Object({
+  data: Type.Intersect([KeySchema, Type.Object({ token: Type.String({ description: 'Shown once: store it now.' }) })]),
+  meta: Type.Object({ warnings: Type.Array(Type.String()) }),
+});
+
+const CreateKeyBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 100 }),
+  scopes: ScopeList,
+  expires: Type.Optional(Type.String({ maxLength: 20, description: 'Lifetime such as `30d`, `24h`, or `never` where the policy allows.' })),
+  purpose: Type.Optional(Type.String({ maxLength: 500 })),
+  rate_limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+  allowed_ips: Type.Optional(CidrList),
+});
+
+const UpdateKeyBody = Type.Object({
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  scopes: Type.Optional(ScopeList),
+  purpose: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
+  rate_limit: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 1_000_000 }))),
+  allowed_ips: Type.Optional(CidrList),
+});
+
+const RotateKeyBody = Type.Object({
+  grace: Type.Optional(Type.String({ maxLength: 20, description: 'How long the old key keeps working (default `24h`).' })),
+});
+
+const RevokeTokensBody = Type.Object({
+  tokens: Type.Array(Type.String({ maxLength: 256 }), { minItems: 1, maxItems: 100, description: 'Tokens found where they should not be.' }),
+});
+
+export interface KeysRoutesDeps {
+  db: Kysely<DB>;
+  transact: Transact;
+  keys: KeysService;
+  clock: Clock;
+  perPageMax: number;
+  /** Told after a key change commits: this instance forgets cached keys at once (others within a poll). */
+  keysChanged: () => void;
+}
+
+/** The calling key's authority (every route here but the leak report needs a key). */
+function callerOf(request: FastifyRequest): { id: number; authority: KeyAuthority } {
+  const principal = request.principal;
+  if (principal.type !== 'key') throw refused('key_missing');
+  return { id: principal.key.id, authority: { scopes: principal.key.scopes, allowedIps: principal.key.allowedCidrs } };
+}
+
+/** A refused lifecycle operation as an API error; escalation is a 403 with its reason code. */
+function failure(result: KeyRefused): AppError {
+  return result.status === 403 ? refused('escalation_denied', `A key cannot do this: ${result.error}.`) : new AppError(result.status, `${result.error[0]!.toUpperCase()}${result.error.slice(1)}.`);
+}
+
+/** The same answer to every leak report, whatever it contained. */
+const LEAK_REPORT_ANSWER = { data: { received: true, detail: 'Every active key among these tokens has been revoked.' } };
+
+export function keysRoutes(app: ApiApp, deps: KeysRoutesDeps): void {
+  const { db, keys, clock, perPageMax, keysChanged } = deps;
+  /** `transact`, then the cache drop: a changed or revoked key is refused on the very next request. */
+  const transact: Transact = async (request, work) => {
+    try {
+      return await deps.transact(request, work);
+    } finally {
+      keysChanged();
+    }
+  };
+  /** A key's view, with its successor's first use when it was rotated. */
+  async function detailed(view: KeyView): Promise<KeyView & { successor_first_used_at?: string | null }> {
+    if (view.replaced_by_id === null) return view;
+    const successor = await keys.byId(db, view.replaced_by_id);
+    return { ...view, successor_first_used_at: successor?.first_used_at ?? null };
+  }
+
+  app.get(
+    '/api/v1/keys',
+    {
+      schema: { tags, summary: 'List keys (never their tokens)', querystring: Type.Object({ ...listQueryProperties }), response: withErrors(200, listEnvelope(KeySchema)) },
+      config: { access: { scope: 'keys.read', action: 'keys.list' } },
+    },
+    async (request) => {
+      const params = listParams(request.query, [], perPageMax);
+      const all = await keys.list();
+      const page = all.slice((params.page - 1) * params.perPage, params.page * params.perPage);
+      return paginated(request, params, all.length, page);
+    },
+  );
+
+  app.get(
+    '/api/v1/keys/self',
+    {
+      schema: { tags, summary: 'The key making the request: scopes, restrictions, expiry, rotation state', response: withErrors(200, itemEnvelope(KeySchema)) },
+      config: { access: { scope: 'public', requiresKey: true, action: 'keys.show' } },
+    },
+    async (request) => {
+      const { id } = callerOf(request);
+      const row = await keys.byId(db, id);
+      if (!row) throw refused('key_unknown');
+      return { data: await detailed(keyView(row, clock.now())) };
+    },
+  );
+
+  app.get(
+    '/api/v1/keys/:id',
+    {
+      schema: { tags, summary: 'Get a key (never its token)', params: IdParams, response: withErrors(200, itemEnvelope(KeySchema)) },
+      config: { access: { scope: 'keys.read', action: 'keys.show' } },
+    },
+    async (request) => {
+      const view = await keys.show(parseId(request.params.id));
+      if (!view) throw new AppError(404);
+      return { data: await detailed(view) };
+    },
+  );
+
+  app.post(
+    '/api/v1/keys',
+    {
+      schema: { tags, summary: 'Create a key; its token is in this response only', body: CreateKeyBody, response: withErrors(200, CreatedKeySchema) },
+      config: { access: { scope: 'keys.manage', action: 'keys.create' } },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      const body = request.body;
+      const result = await transact(request, async (trx) => {
+        const created = await keys.create(trx, {
+          name: body.name,
+          scopes: body.scopes,
+          expires: body.expires,
+          purpose: body.purpose,
+          rateLimit: body.rate_limit,
+          allowedIps: body.allowed_ips,
+          createdBy: `key:${caller.id}`,
+          creator: caller.authority,
+        });
+        // A refusal rolls the transaction back; escalation is told apart from bad input.
+        if (!created.ok) throw /cannot grant/.test(created.error) ? refused('escalation_denied', `A key cannot do this: ${created.error}.`) : new AppError(400, undefined, [created.error]);
+        return created;
+      });
+      return { data: { ...result.key, token: result.token }, meta: { warnings: result.warnings } };
+    },
+  );
+
+  app.put(
+    '/api/v1/keys/:id',
+    {
+      schema: { tags, summary: "Change a key's name, purpose, scopes or restrictions", params: IdParams, body: UpdateKeyBody, response: withErrors(200, itemEnvelope(KeySchema)) },
+      config: { access: { scope: 'keys.manage', action: 'keys.update' } },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      const id = parseId(request.params.id);
+      const body = request.body;
+      const key = await transact(request, async (trx) => {
+        const result = await keys.update(
+          trx,
+          id,
+          { name: body.name, purpose: body.purpose, scopes: body.scopes, rateLimit: body.rate_limit, allowedIps: body.allowed_ips },
+          caller.authority,
+        );
+        if (!result.ok) throw result.status === 400 ? new AppError(400, undefined, [result.error]) : failure(result);
+        return result.key;
+      });
+      return { data: await detailed(key) };
+    },
+  );
+
+  app.delete(
+    '/api/v1/keys/:id',
+    {
+      schema: { tags, summary: 'Revoke a key at once', params: IdParams, response: noContentWithErrors() },
+      config: { access: { scope: 'keys.delete', action: 'keys.revoke' } },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const id = parseId(request.params.id);
+      await transact(request, async (trx) => {
+        const result = await keys.revoke(trx, id, caller.authority);
+        if (!result.ok) throw failure(result);
+      });
+      return reply.code(204).send();
+    },
+  );
+
+  app.post(
+    '/api/v1/keys/:id/rotate',
+    {
+      schema: { tags, summary: 'Rotate a key: a successor now (token shown once), the old key kept for a grace period', params: IdParams, body: Type.Optional(RotateKeyBody), response: withErrors(200, CreatedKeySchema) },
+      config: { access: { scope: 'keys.manage', action: 'keys.rotate' } },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      const id = parseId(request.params.id);
+      const graceText = request.body?.grace ?? '24h';
+      const graceMs = parseDuration(graceText);
+      if (graceMs === null) throw new AppError(400, undefined, [`grace must be a duration such as 24h, 90m or 30s; got "${graceText}"`]);
+      const result = await transact(request, async (trx) => {
+        const rotated = await keys.rotate(trx, id, { graceMs, createdBy: `key:${caller.id}` }, caller.authority);
+        if (!rotated.ok) throw rotated.status === 400 ? new AppError(400, undefined, [rotated.error]) : failure(rotated);
+        return rotated;
+      });
+      return { data: { ...result.key, token: result.token }, meta: { warnings: result.warnings } };
+    },
+  );
+
+  app.post(
+    '/api/v1/keys/revoke',
+    {
+      schema: {
+        tags,
+        summary: 'Report leaked tokens: each active one is revoked. No key needed; the answer is always the same',
+        body: RevokeTokensBody,
+        response: { 202: Type.Object({ data: Type.Object({ received: Type.Boolean(), detail: Type.String() }) }) },
+      },
+      config: { access: { scope: 'public', action: 'keys.revoke', publicWrite: true, status: 202 } },
+    },
+    async (request, reply) => {
+      await transact(request, (trx) => keys.revokeTokens(trx, request.body.tokens));
+      return reply.code(202).send(LEAK_REPORT_ANSWER);
+    },
+  );
+}
