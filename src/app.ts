@@ -33,7 +33,9 @@ import type { SystemService } from './features/system/system.service.js';
 import { acceptsJson } from './http/accept.js';
 import type { RouteAccess, VerifyKey } from './http/access.js';
 import type { ApiApp } from './http/app-types.js';
-import { authoriseFields, clientAddress, createAuthHook } from './http/auth.js';
+import { authoriseFields, clientAddress, createAuthStages } from './http/auth.js';
+import { createRateLimitStage } from './http/rate-limit-stage.js';
+import type { RateLimiter } from './infra/rate-limit.js';
 import { AppError, errorEnvelope } from './http/errors.js';
 import { rejectNonFiniteNumbers } from './http/finite.js';
 import { createInputHook } from './http/input.js';
@@ -56,11 +58,21 @@ export const BODY_LIMIT = 1024 * 1024;
 /** Everything the HTTP application is built from; made once in main.ts (or a test helper). */
 export interface AppDeps {
   version: string;
-  config: { timezone: string; perPageMax: number; trustedProxies: string[]; publicUrl: string };
+  config: {
+    timezone: string;
+    perPageMax: number;
+    trustedProxies: string[];
+    publicUrl: string;
+    rateLimitDefault: number;
+    rateLimitAnonymous: number;
+    rateLimitFailedAuth: number;
+  };
   logger: Logger;
   database: Database;
   clock: Clock;
   verifyKey: VerifyKey;
+  /** Counts requests per key and per address (memory or Redis, chosen in main.ts). */
+  rateLimiter: RateLimiter;
   keys: KeysService;
   /** Drops this instance's cached keys (after a key change made through the API). */
   keysChanged?: () => void;
@@ -163,7 +175,11 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   await registerOpenApi(app, deps.version);
 
   // Pipeline, in order: client address → Accept → token → verify → IP → scope → Time-Zone.
-  const authenticate = createAuthHook({ verifyKey: deps.verifyKey, clock, recordUse: deps.recordKeyUse });
+  const auth = createAuthStages({ verifyKey: deps.verifyKey, clock, recordUse: deps.recordKeyUse });
+  const rateLimit = createRateLimitStage({
+    limiter: deps.rateLimiter,
+    policy: { keyDefault: config.rateLimitDefault, anonymous: config.rateLimitAnonymous, failedAuth: config.rateLimitFailedAuth },
+  });
   app.decorateRequest('principal', null as never);
   app.decorateRequest('clientIp', '');
   app.decorateRequest('timeZone', '');
@@ -171,15 +187,39 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   app.decorateRequest('refusal', null);
   app.decorateRequest('refusedKeyId', null);
   app.decorateRequest('auditCommitted', false);
+
+  /**
+   * The pipeline (DESIGN.md §3), in order; a new stage is one entry here. Each either passes or
+   * throws the refusal the error handler turns into the response (and the audit stage records).
+   */
+  const pipeline: Array<[string, (request: FastifyRequest, reply: FastifyReply) => Promise<void> | void]> = [
+    ['client address', (request) => {
+      request.principal = { type: 'anonymous' };
+      request.timeZone = config.timezone;
+      request.clientIp = clientAddress(request.ip, request.socket.remoteAddress);
+    }],
+    ['accept', (request) => {
+      if (request.url.startsWith('/api/') && !acceptsJson(request.headers.accept)) throw new AppError(406);
+    }],
+    ['failed-key gate', (request, reply) => rateLimit.gate(request, reply)],
+    ['identify', async (request) => {
+      try {
+        await auth.identify(request);
+      } catch (err) {
+        await rateLimit.countFailure(request, err instanceof AppError ? err.reason : undefined);
+        throw err;
+      }
+    }],
+    ['rate limit', (request, reply) => rateLimit.limit(request, reply)],
+    ['authorise', auth.authorise],
+    ['time zone', (request) => {
+      request.timeZone = requestTimeZone(request.headers, config.timezone);
+    }],
+  ];
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    request.principal = { type: 'anonymous' };
     // Names the request in the audit trail and the logs, so a client can quote it.
     reply.header('x-request-id', request.id);
-    request.timeZone = config.timezone;
-    request.clientIp = clientAddress(request.ip, request.socket.remoteAddress);
-    if (request.url.startsWith('/api/') && !acceptsJson(request.headers.accept)) throw new AppError(406);
-    await authenticate(request, reply);
-    request.timeZone = requestTimeZone(request.headers, config.timezone);
+    for (const [, stage] of pipeline) await stage(request, reply);
   });
   app.addHook('preValidation', createInputHook(BODY_LIMIT));
   app.addHook('preValidation', authoriseFields);

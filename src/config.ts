@@ -24,6 +24,12 @@ export interface Config {
   trustedProxies: string[];
   rateLimitDefault: number;
   rateLimitAnonymous: number;
+  /** Failed key presentations per minute per client address. */
+  rateLimitFailedAuth: number;
+  /** With REDIS_URL: when Redis is unreachable, `open` limits each instance in memory meanwhile, `closed` answers 503. */
+  rateLimitRedisDown: 'open' | 'closed';
+  /** Prefix of every Redis key this server writes (several deployments may share one Redis). */
+  redisPrefix: string;
   /** Longest key lifetime in ms; `null` means keys may be created with no expiry (`never`). */
   keyMaxTtlMs: number | null;
   /** Lifetime of a key created without `--expires`. */
@@ -62,6 +68,18 @@ export type AuditSinkTarget =
   | { kind: 'stdout'; name: string }
   | { kind: 'file'; name: string; path: string }
   | { kind: 'syslog'; name: string; transport: 'udp' | 'tcp'; host: string; port: number };
+
+function redisDownPolicy(raw: string | undefined): 'open' | 'closed' {
+  const value = (raw ?? 'open').trim().toLowerCase();
+  if (value !== 'open' && value !== 'closed') throw new ConfigError(`CACHET_RATE_LIMIT_REDIS_DOWN: expected "open" or "closed", got "${raw ?? ''}"`);
+  return value;
+}
+
+function redisPrefix(raw: string | undefined): string {
+  const value = raw ?? 'cachet';
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(value)) throw new ConfigError('CACHET_REDIS_PREFIX: 1 to 64 letters, digits or _ . : -');
+  return value;
+}
 
 /** A setting that cannot be used; `message` names it. */
 export class ConfigError extends Error {}
@@ -230,6 +248,9 @@ export function loadConfig(env: Env = process.env): Config {
     trustedProxies: parseCidrs('CACHET_TRUSTED_PROXIES', env.CACHET_TRUSTED_PROXIES),
     rateLimitDefault: integer(env, 'CACHET_RATE_LIMIT_DEFAULT', 300, 1, 1_000_000),
     rateLimitAnonymous: integer(env, 'CACHET_RATE_LIMIT_ANONYMOUS', 300, 0, 1_000_000),
+    rateLimitFailedAuth: integer(env, 'CACHET_RATE_LIMIT_FAILED_AUTH', 20, 1, 1_000_000),
+    rateLimitRedisDown: redisDownPolicy(env.CACHET_RATE_LIMIT_REDIS_DOWN),
+    redisPrefix: redisPrefix(env.CACHET_REDIS_PREFIX),
     keyMaxTtlMs,
     keyDefaultTtlMs: keyMaxTtlMs === null ? ninetyDays : Math.min(ninetyDays, keyMaxTtlMs),
     timezone,

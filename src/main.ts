@@ -43,6 +43,8 @@ import { createAuditWriter, type AuditWriter } from './features/audit/audit.writ
 import { administerKeys, type KeysAdmin } from './features/keys/keys.admin.js';
 import { systemClock, type Clock } from './infra/clock.js';
 import { exposedFiles, writeSecretFile } from './infra/secret-file.js';
+import { Redis } from 'ioredis';
+import { memoryRateLimiter, redisRateLimiter, type RateLimiter } from './infra/rate-limit.js';
 
 /** This package's version. */
 export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -129,8 +131,11 @@ export async function createServer(
     batcher: createAuditBatcher({ db: database.db, writer: auditWriter }),
     checkpointer: checkpointerFor(database, config, clock),
   };
+  const limits = rateLimiterFor(config, logger);
+  await limits.ready;
   const deps: AppDeps = {
     audit,
+    rateLimiter: limits.limiter,
     version: VERSION,
     config,
     logger,
@@ -190,6 +195,41 @@ export async function createServer(
       // After the last events are written: a short final attempt to ship them.
       await auditShipper?.stop();
       await usage.stop();
+      await limits.close();
+    },
+  };
+}
+
+/**
+ * The rate limiter: in this process with one instance, in Redis (shared by every instance) when
+ * REDIS_URL is set. The Redis client never queues commands while disconnected, so an outage turns
+ * at once into the configured policy (in-memory insurance limits, or 503) instead of a hang.
+ */
+function rateLimiterFor(config: Config, logger: Logger): { limiter: RateLimiter; ready: Promise<void>; close(): Promise<void> } {
+  if (!config.redisUrl) return { limiter: memoryRateLimiter(config.redisPrefix), ready: Promise.resolve(), close: async () => undefined };
+  const redis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, retryStrategy: (times) => Math.min(times * 200, 2000) });
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (!down) logger.warn({ err: err.message }, `Redis unreachable: rate limits ${config.rateLimitRedisDown === 'open' ? 'count in this process meanwhile' : 'refuse requests (503) meanwhile'}`);
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) logger.info('Redis reachable again: rate limits are shared again');
+    down = false;
+  });
+  // Start with shared limits when Redis answers within 2 s; otherwise start under the outage policy.
+  const ready = new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 2000);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  return {
+    ready,
+    limiter: redisRateLimiter({ redis, prefix: config.redisPrefix, whenDown: config.rateLimitRedisDown }),
+    async close() {
+      redis.disconnect();
     },
   };
 }

@@ -5,7 +5,7 @@
  * caller never costs a body parse and never learns what the body schema expects.
  */
 import { isIP } from 'node:net';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { displayPrefix, isWellFormedToken } from '../infra/token.js';
 import type { Clock } from '../infra/clock.js';
 import type { KeyRefusal, Principal, VerifyKey } from './access.js';
@@ -72,9 +72,13 @@ export interface AuthOptions {
   recordUse?: (keyId: number, ip: string, at: Date) => void;
 }
 
-/** Builds the `onRequest` hook that sets `request.principal` or refuses the request. */
-export function createAuthHook({ verifyKey, clock, recordUse }: AuthOptions) {
-  return async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+/**
+ * The identify and authorise stages: `identify` turns a presented token into `request.principal`
+ * (or refuses it); `authorise` checks the key's addresses and the route's scope. The rate-limit
+ * stage runs between them, so a flood is counted before any further work.
+ */
+export function createAuthStages({ verifyKey, clock, recordUse }: AuthOptions) {
+  async function identify(request: FastifyRequest): Promise<void> {
     request.principal = ANONYMOUS;
     const access = request.routeOptions.config.access;
     if (!access) return; // not an API route (the 404/405 handler)
@@ -87,23 +91,29 @@ export function createAuthHook({ verifyKey, clock, recordUse }: AuthOptions) {
     if (!isWellFormedToken(token)) throw refused('key_malformed');
     // A well-formed token's public prefix names it in the audit trail even when it is refused.
     request.presentedPrefix = displayPrefix(token);
-    const now = clock.now();
-    const verified = await verifyKey(token, now);
+    const verified = await verifyKey(token, clock.now());
     if (!verified.ok) {
       request.refusedKeyId = verified.keyId ?? null;
       throw refused(REASONS[verified.reason]);
     }
-    const key = verified.key;
-    request.principal = { type: 'key', key };
+    request.principal = { type: 'key', key: verified.key };
+  }
 
+  async function authorise(request: FastifyRequest): Promise<void> {
+    const access = request.routeOptions.config.access;
+    const principal = request.principal;
+    if (!access || principal.type !== 'key') return;
+    const key = principal.key;
     if (key.allowedIps && !key.allowedIps.check(request.clientIp, request.clientIp.includes(':') ? 'ipv6' : 'ipv4')) {
       throw refused('ip_denied', `This API key may not be used from ${request.clientIp}.`);
     }
     if (access.scope !== 'public' && !scopeGrants(key.scopes, access.scope)) {
       throw refused('scope_missing', `This API key lacks the ${access.scope} scope.`);
     }
-    recordUse?.(key.id, request.clientIp, now);
-  };
+    recordUse?.(key.id, request.clientIp, clock.now());
+  }
+
+  return { identify, authorise };
 }
 
 /**

@@ -30,8 +30,13 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     pepper: Buffer.from('test-pepper-test-pepper-test-pepper-0123'),
     secretFiles: [],
     trustedProxies: [],
-    rateLimitDefault: 300,
-    rateLimitAnonymous: 300,
+    rateLimitDefault: 1_000_000,
+    // High enough that suites sending thousands of requests from one address never meet them;
+    // the rate-limit tests set their own.
+    rateLimitAnonymous: 1_000_000,
+    rateLimitFailedAuth: 1_000_000,
+    rateLimitRedisDown: 'open',
+    redisPrefix: `cachet-test-${randomBytes(4).toString('hex')}`,
     keyMaxTtlMs: 90 * 86_400_000,
     keyDefaultTtlMs: 90 * 86_400_000,
     timezone: 'UTC',

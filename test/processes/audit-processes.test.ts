@@ -56,7 +56,7 @@ async function freshUrl(dialect: string, dir: string): Promise<{ url: string; dr
 }
 
 function envFor(dir: string, url: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, CACHET_DATA_DIR: path.join(dir, 'data'), DATABASE_URL: url, CACHET_PEPPER: PEPPER, LOG_LEVEL: 'info' };
+  const env: NodeJS.ProcessEnv = { ...process.env, CACHET_DATA_DIR: path.join(dir, 'data'), DATABASE_URL: url, CACHET_PEPPER: PEPPER, LOG_LEVEL: 'info', CACHET_RATE_LIMIT_DEFAULT: '1000000' };
   delete env.CACHET_PEPPER_FILE;
   return env;
 }
