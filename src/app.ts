@@ -172,7 +172,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     credentials: false,
     maxAge: 3600,
   });
-  await registerOpenApi(app, deps.version);
+  await registerOpenApi(app, { version: deps.version, publicUrl: config.publicUrl });
 
   // Pipeline, in order: client address → Accept → token → verify → IP → scope → Time-Zone.
   const auth = createAuthStages({ verifyKey: deps.verifyKey, clock, recordUse: deps.recordKeyUse });

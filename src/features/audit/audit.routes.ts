@@ -86,7 +86,7 @@ export function auditRoutes(app: ApiApp, { db, repo, clock, perPageMax }: AuditR
   app.get(
     '/api/v1/audit',
     {
-      schema: { tags, summary: 'List audit events, newest first', querystring: AuditQuery, response: withErrors(200, listEnvelope(AuditEventSchema)) },
+      schema: { tags, operationId: 'listAuditEvents', summary: 'List audit events, newest first', querystring: AuditQuery, response: withErrors(200, listEnvelope(AuditEventSchema)) },
       config: { access: { scope: 'audit.read', action: 'audit.list' } },
     },
     async (request) => {
@@ -107,7 +107,7 @@ export function auditRoutes(app: ApiApp, { db, repo, clock, perPageMax }: AuditR
   app.get(
     '/api/v1/keys/:id/usage',
     {
-      schema: { tags, summary: "A key's use over a window", params: IdParams, querystring: UsageQuery, response: withErrors(200, itemEnvelope(UsageSchema)) },
+      schema: { tags, operationId: 'getKeyUsage', summary: "A key's use over a window", params: IdParams, querystring: UsageQuery, response: withErrors(200, itemEnvelope(UsageSchema)) },
       config: { access: { scope: 'keys.read', action: 'keys.show' } },
     },
     async (request) => {

@@ -133,7 +133,7 @@ export function keysRoutes(app: ApiApp, deps: KeysRoutesDeps): void {
   app.get(
     '/api/v1/keys/self',
     {
-      schema: { tags, summary: 'The key making the request: scopes, restrictions, expiry, rotation state', response: withErrors(200, itemEnvelope(KeySchema)) },
+      schema: { tags, operationId: 'getCurrentKey', summary: 'The key making the request: scopes, restrictions, expiry, rotation state', response: withErrors(200, itemEnvelope(KeySchema)) },
       config: { access: { scope: 'public', requiresKey: true, action: 'keys.show' } },
     },
     async (request) => {
@@ -252,9 +252,10 @@ export function keysRoutes(app: ApiApp, deps: KeysRoutesDeps): void {
     {
       schema: {
         tags,
+        operationId: 'reportLeakedTokens',
         summary: 'Report leaked tokens: each active one is revoked. No key needed; the answer is always the same',
         body: RevokeTokensBody,
-        response: { 202: Type.Object({ data: Type.Object({ received: Type.Boolean(), detail: Type.String() }) }) },
+        response: withErrors(202, Type.Object({ data: Type.Object({ received: Type.Boolean(), detail: Type.String() }) })),
       },
       config: { access: { scope: 'public', action: 'keys.revoke', publicWrite: true, status: 202 } },
     },

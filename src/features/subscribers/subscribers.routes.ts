@@ -75,7 +75,7 @@ export function subscribersRoutes(app: ApiApp, { db, transact, subscribers, perP
   app.delete(
     '/api/v1/subscriptions/:id',
     {
-      schema: { tags, summary: 'Delete one subscription', params: IdParams, response: noContentWithErrors() },
+      schema: { tags, operationId: 'deleteSubscription', summary: 'Delete one subscription', params: IdParams, response: noContentWithErrors() },
       // Removing a subscription changes its subscriber, hence manage (not delete) and the update action.
       config: { access: { scope: 'subscribers.manage', action: 'subscribers.update', resource: 'subscriptions' } },
     },
