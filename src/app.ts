@@ -46,6 +46,7 @@ import { createAuditStage } from './http/audit-stage.js';
 import { createAuditRepo } from './features/audit/audit.repo.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
 import { keysRoutes } from './features/keys/keys.routes.js';
+import { healthRoutes } from './features/system/health.routes.js';
 import type { KeysService } from './features/keys/keys.service.js';
 import type { AuditBatcher } from './features/audit/audit.batcher.js';
 import type { AuditWriter } from './features/audit/audit.writer.js';
@@ -73,6 +74,8 @@ export interface AppDeps {
   verifyKey: VerifyKey;
   /** Counts requests per key and per address (memory or Redis, chosen in main.ts). */
   rateLimiter: RateLimiter;
+  /** Redis as the health check reports it. */
+  redisState?: () => 'up' | 'down' | 'off';
   keys: KeysService;
   /** Drops this instance's cached keys (after a key change made through the API). */
   keysChanged?: () => void;
@@ -291,6 +294,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   subscribersRoutes(app, { ...shared, subscribers: deps.subscribers });
   componentGroupsRoutes(app, { ...shared, groups: deps.componentGroups });
   auditRoutes(app, { ...shared, repo: createAuditRepo(), clock });
+  healthRoutes(app, { db: database.db, redisState: deps.redisState ?? (() => 'off') });
   keysRoutes(app, { ...shared, keys: deps.keys, clock, keysChanged: deps.keysChanged ?? (() => undefined) });
 
   return app;

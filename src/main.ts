@@ -136,6 +136,7 @@ export async function createServer(
   const deps: AppDeps = {
     audit,
     rateLimiter: limits.limiter,
+    redisState: limits.state,
     version: VERSION,
     config,
     logger,
@@ -205,8 +206,11 @@ export async function createServer(
  * REDIS_URL is set. The Redis client never queues commands while disconnected, so an outage turns
  * at once into the configured policy (in-memory insurance limits, or 503) instead of a hang.
  */
-function rateLimiterFor(config: Config, logger: Logger): { limiter: RateLimiter; ready: Promise<void>; close(): Promise<void> } {
-  if (!config.redisUrl) return { limiter: memoryRateLimiter(config.redisPrefix), ready: Promise.resolve(), close: async () => undefined };
+function rateLimiterFor(
+  config: Config,
+  logger: Logger,
+): { limiter: RateLimiter; ready: Promise<void>; state: () => 'up' | 'down' | 'off'; close(): Promise<void> } {
+  if (!config.redisUrl) return { limiter: memoryRateLimiter(config.redisPrefix), ready: Promise.resolve(), state: () => 'off', close: async () => undefined };
   const redis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, retryStrategy: (times) => Math.min(times * 200, 2000) });
   let down = false;
   redis.on('error', (err: Error) => {
@@ -227,6 +231,7 @@ function rateLimiterFor(config: Config, logger: Logger): { limiter: RateLimiter;
   });
   return {
     ready,
+    state: () => (redis.status === 'ready' ? 'up' : 'down'),
     limiter: redisRateLimiter({ redis, prefix: config.redisPrefix, whenDown: config.rateLimitRedisDown }),
     async close() {
       redis.disconnect();
