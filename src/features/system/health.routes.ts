@@ -23,12 +23,13 @@ async function databaseAnswers(db: Kysely<DB>, timeoutMs: number): Promise<boole
 }
 
 export function healthRoutes(app: ApiApp, { db, redisState }: HealthDeps): void {
-  app.get('/health/live', async (_request, reply) => {
+  // Operational endpoints, not part of the Cachet API document.
+  app.get('/health/live', { schema: { hide: true } }, async (_request, reply) => {
     reply.header('cache-control', 'no-store');
     return { status: 'ok' };
   });
 
-  app.get('/health/ready', async (_request, reply) => {
+  app.get('/health/ready', { schema: { hide: true } }, async (_request, reply) => {
     reply.header('cache-control', 'no-store');
     const database = (await databaseAnswers(db, 2000)) ? 'up' : 'down';
     const redis = redisState();
