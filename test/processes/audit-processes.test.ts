@@ -4,86 +4,14 @@
  * PostgreSQL keep one valid chain.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { eventHash, eventOfRow, GENESIS_HASH, hashedContent } from '../../src/features/audit/audit.chain.js';
-import { dialects, PG_URL } from '../helpers/dialects.js';
-
-const BIN = path.resolve('bin/cachet.js');
-const PEPPER = 'process-test-pepper-0123456789abcdef0123';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createNetServer().listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-interface Instance {
-  child: ChildProcess;
-  port: number;
-  output: () => string;
-}
-
-/** A fresh database URL for one test: a SQLite file, or a new PostgreSQL database dropped afterwards. */
-async function freshUrl(dialect: string, dir: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  if (dialect === 'sqlite') return { url: `sqlite:${path.join(dir, 'cachet.db')}`, drop: async () => undefined };
-  const name = `cachet_proc_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(PG_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const cleanup = new pg.Client({ connectionString: PG_URL });
-      await cleanup.connect();
-      await cleanup.query(`drop database if exists ${name} with (force)`);
-      await cleanup.end();
-    },
-  };
-}
-
-function envFor(dir: string, url: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, CACHET_DATA_DIR: path.join(dir, 'data'), DATABASE_URL: url, CACHET_PEPPER: PEPPER, LOG_LEVEL: 'info', CACHET_RATE_LIMIT_DEFAULT: '1000000' };
-  delete env.CACHET_PEPPER_FILE;
-  return env;
-}
-
-function createKey(dir: string, url: string): string {
-  const result = spawnSync(process.execPath, [BIN, 'keys', 'create', '--name', 'load', '--scopes', '*', '--json'], { env: envFor(dir, url), encoding: 'utf8', timeout: 60_000 });
-  assert.equal(result.status, 0, result.stderr);
-  return (JSON.parse(result.stdout) as { token: string }).token;
-}
-
-async function start(dir: string, url: string): Promise<Instance> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve'], { env: { ...envFor(dir, url), PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const started = Date.now();
-  while (!output.includes('"msg":"listening"')) {
-    if (child.exitCode !== null || Date.now() - started > 30_000) throw new Error(`server did not start: ${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return { child, port, output: () => output };
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
-}
+import { dialects } from '../helpers/dialects.js';
+import { createKey, exited, freshUrl, start } from '../helpers/processes.js';
 
 /** Keyed reads and writes from `workers` clients until `stop()`; the request ids of every 2xx received. */
 function load(ports: number[], token: string, workers: number) {
