@@ -107,6 +107,12 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Every registered route with its declared access rule (the security tests walk it). */
     routeTable: readonly RouteEntry[];
+    /**
+     * Shutdown, first step: readiness turns 503 (a load balancer stops sending) and every response
+     * says `Connection: close` (clients leave their keep-alive connections), before the server closes.
+     */
+    startDraining(): void;
+    draining: boolean;
   }
 }
 
@@ -158,6 +164,14 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   // Deny by default: an /api route that does not declare its access rule stops start-up.
   const routes = createRouteIndex();
   app.decorate('routeTable', routes.table);
+  app.decorate('draining', false);
+  app.decorate('startDraining', function (this: typeof app) {
+    this.draining = true;
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.server.draining) reply.header('connection', 'close');
+    return payload;
+  });
   app.decorate('publicUrl', config.publicUrl);
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/api') && !route.config?.access) {

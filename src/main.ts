@@ -250,6 +250,9 @@ function warnAboutExposedFiles(config: Config, logger: Logger): void {
   }
 }
 
+/** How long a stopping server keeps serving (with `Connection: close`, readiness 503) before it closes. */
+const SHUTDOWN_DRAIN_MS = 1000;
+
 /**
  * `cachet serve`: migrate, create the bootstrap key on an empty database, listen.
  * The token goes to `<data>/bootstrap-key` and, only on a terminal, to stdout; logs name the file.
@@ -272,7 +275,11 @@ export async function serve(config: Config, logger: Logger): Promise<{ close(): 
   return {
     address,
     close() {
-      closing ??= server.close().finally(() => database.close());
+      closing ??= (async () => {
+        server.app.startDraining();
+        await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_DRAIN_MS));
+        await server.close();
+      })().finally(() => database.close());
       return closing;
     },
   };

@@ -17,6 +17,9 @@ import { createKey, exited, freshUrl, start } from '../helpers/processes.js';
 function load(ports: number[], token: string, workers: number) {
   const received: string[] = [];
   let running = true;
+  // User agents of requests that got no response (each request has its own): the server must
+  // never have processed one of them, or it dropped a request it had taken on.
+  const unanswered: string[] = [];
   const loops = Array.from({ length: workers }, async (_, w) => {
     for (let i = 0; running; i++) {
       const port = ports[(w + i) % ports.length]!;
@@ -24,13 +27,14 @@ function load(ports: number[], token: string, workers: number) {
       try {
         const response = await fetch(`http://127.0.0.1:${port}/api/v1/components`, {
           method: write ? 'POST' : 'GET',
-          headers: { 'x-cachet-token': token, accept: 'application/json', ...(write ? { 'content-type': 'application/json' } : {}) },
+          headers: { 'x-cachet-token': token, accept: 'application/json', 'user-agent': `load/${w}-${i}`, ...(write ? { 'content-type': 'application/json' } : {}) },
           ...(write ? { body: JSON.stringify({ name: `c-${w}-${i}`, status: 1 }) } : {}),
         });
         await response.arrayBuffer();
         if (response.ok) received.push(response.headers.get('x-request-id')!);
       } catch {
-        // The server died mid-request: that response was never received.
+        // No response: refused or reset, or the server died mid-request.
+        unanswered.push(`load/${w}-${i}`);
         if (!running) return;
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
@@ -38,6 +42,7 @@ function load(ports: number[], token: string, workers: number) {
   });
   return {
     received,
+    unanswered,
     async stop() {
       running = false;
       await Promise.all(loops);
@@ -77,6 +82,33 @@ for (const dialect of await dialects()) {
       dir = mkdtempSync(path.join(tmpdir(), 'cachet-audit-proc-'));
     });
     after(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('shuts down on SIGTERM under load: exit 0, no request in flight dropped, no event lost', async () => {
+      const { url, drop } = await freshUrl(dialect, path.join(dir, 'term'));
+      const token = createKey(path.join(dir, 'term'), url);
+      const server = await start(path.join(dir, 'term'), url);
+      try {
+        const traffic = load([server.port], token, 6);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const exit = new Promise<number | null>((resolve) => server.child.once('exit', (code) => resolve(code)));
+        server.child.kill('SIGTERM');
+        assert.equal(await exit, 0, server.output());
+        await traffic.stop();
+        assert.ok(traffic.received.length > 20);
+        const database = openDatabase(url);
+        try {
+          assert.deepEqual(await missingEvents(database, traffic.received), []);
+          // A request the server took on was answered: none of the unanswered ones reached a handler.
+          const processed = traffic.unanswered.length === 0 ? [] : await database.db.selectFrom('audit_events').select('user_agent').where('user_agent', 'in', traffic.unanswered).execute();
+          assert.deepEqual(processed, [], `requests the server processed but never answered (of ${traffic.unanswered.length} unanswered)`);
+          await assertChain(database);
+        } finally {
+          await database.close();
+        }
+      } finally {
+        await drop();
+      }
+    });
 
     it('loses no event of a received response when the server is killed with SIGKILL under load', async () => {
       const { url, drop } = await freshUrl(dialect, path.join(dir, 'crash'));

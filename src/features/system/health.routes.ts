@@ -34,7 +34,7 @@ export function healthRoutes(app: ApiApp, { db, redisState }: HealthDeps): void 
     const database = (await databaseAnswers(db, 2000)) ? 'up' : 'down';
     const redis = redisState();
     // Redis down is not unready: limits go on under CACHET_RATE_LIMIT_REDIS_DOWN.
-    const ready = database === 'up';
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', database, redis });
+    const ready = database === 'up' && !app.draining;
+    return reply.code(ready ? 200 : 503).send({ status: app.draining ? 'shutting down' : ready ? 'ready' : 'unavailable', database, redis });
   });
 }
