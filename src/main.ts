@@ -45,6 +45,7 @@ import { systemClock, type Clock } from './infra/clock.js';
 import { exposedFiles, writeSecretFile } from './infra/secret-file.js';
 import { Redis } from 'ioredis';
 import { memoryRateLimiter, redisRateLimiter, type RateLimiter } from './infra/rate-limit.js';
+import { pollOnlyBus, redisChangeBus, type ChangeBus } from './infra/change-bus.js';
 
 /** This package's version. */
 export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -131,7 +132,7 @@ export async function createServer(
     batcher: createAuditBatcher({ db: database.db, writer: auditWriter }),
     checkpointer: checkpointerFor(database, config, clock),
   };
-  const limits = rateLimiterFor(config, logger);
+  const limits = sharedStateFor(config, logger);
   await limits.ready;
   const deps: AppDeps = {
     audit,
@@ -144,7 +145,10 @@ export async function createServer(
     clock,
     verifyKey: verifier.verify,
     keys: keysServiceFor(database, config, clock),
-    keysChanged: () => verifier.invalidate(),
+    keysChanged: () => {
+      verifier.invalidate();
+      limits.bus.publish();
+    },
     recordKeyUse: usage.record,
     components,
     componentGroups: createComponentGroupsService({ repo: createComponentGroupsRepo(), componentsRepo, components, clock }),
@@ -161,6 +165,7 @@ export async function createServer(
   const app = await buildApp(deps);
   const onError = (err: unknown) => logger.error({ err }, 'background key task failed');
   await verifier.start(config.keyRevisionPollMs, onError);
+  await limits.bus.subscribe(() => verifier.invalidate());
   usage.start(10_000, onError);
   const auditShipper = config.auditSink
     ? createAuditShipper({
@@ -202,15 +207,18 @@ export async function createServer(
 }
 
 /**
- * The rate limiter: in this process with one instance, in Redis (shared by every instance) when
+ * What instances share: the rate limiter and the key-change bus — in this process with one
+ * instance, in Redis (shared by every instance) when
  * REDIS_URL is set. The Redis client never queues commands while disconnected, so an outage turns
  * at once into the configured policy (in-memory insurance limits, or 503) instead of a hang.
  */
-function rateLimiterFor(
+function sharedStateFor(
   config: Config,
   logger: Logger,
-): { limiter: RateLimiter; ready: Promise<void>; state: () => 'up' | 'down' | 'off'; close(): Promise<void> } {
-  if (!config.redisUrl) return { limiter: memoryRateLimiter(config.redisPrefix), ready: Promise.resolve(), state: () => 'off', close: async () => undefined };
+): { limiter: RateLimiter; bus: ChangeBus; ready: Promise<void>; state: () => 'up' | 'down' | 'off'; close(): Promise<void> } {
+  if (!config.redisUrl) {
+    return { limiter: memoryRateLimiter(config.redisPrefix), bus: pollOnlyBus, ready: Promise.resolve(), state: () => 'off', close: async () => undefined };
+  }
   const redis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, retryStrategy: (times) => Math.min(times * 200, 2000) });
   let down = false;
   redis.on('error', (err: Error) => {
@@ -229,11 +237,16 @@ function rateLimiterFor(
       resolve();
     });
   });
+  const subscriber = redis.duplicate({ enableOfflineQueue: true });
+  subscriber.on('error', () => undefined); // reported through the main connection's handler
+  const bus = redisChangeBus(redis, subscriber, config.redisPrefix);
   return {
     ready,
+    bus,
     state: () => (redis.status === 'ready' ? 'up' : 'down'),
     limiter: redisRateLimiter({ redis, prefix: config.redisPrefix, whenDown: config.rateLimitRedisDown }),
     async close() {
+      await bus.close();
       redis.disconnect();
     },
   };

@@ -133,6 +133,34 @@ describe('rate limits shared through Redis', { skip: !redisUp && 'Redis is not r
   });
 });
 
+describe('key changes announced through Redis', { skip: !redisUp && 'Redis is not reachable' }, () => {
+  it('reaches another instance at once, without waiting for the database poll', async () => {
+    const database = await freshDatabase('sqlite');
+    // A poll once a minute: only the Redis message can make the revocation visible in time.
+    const config = testConfig({ redisUrl: REDIS_URL, keyRevisionPollMs: 60_000 });
+    const [a, b] = [await createServer(config, createLogger('silent'), database), await createServer(config, createLogger('silent'), database)];
+    try {
+      const admin = await keyWithLimit(a, 1000);
+      const victim = await keyWithLimit(a, 1000);
+      const get = (s: Server, token: string, url = '/api/v1/ping') => s.app.inject({ method: 'GET', url, headers: { accept: 'application/json', 'x-cachet-token': token } });
+      assert.equal((await get(b, victim)).statusCode, 200, 'cached by instance b');
+      const id = json(await get(a, victim, '/api/v1/keys/self')).data.id as number;
+      assert.equal((await a.app.inject({ method: 'DELETE', url: `/api/v1/keys/${id}`, headers: { accept: 'application/json', 'x-cachet-token': admin } })).statusCode, 204);
+      const started = Date.now();
+      let status = 200;
+      while (status === 200 && Date.now() - started < 1000) {
+        status = (await get(b, victim)).statusCode;
+        if (status === 200) await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal(status, 401, 'instance b still accepted the revoked key after 1 s');
+    } finally {
+      await a.close();
+      await b.close();
+      await database.close();
+    }
+  });
+});
+
 describe('a Redis outage', { skip: !redisUp && 'Redis is not reachable' }, () => {
   let redis: ChildProcess | null = null;
   let port: number;
