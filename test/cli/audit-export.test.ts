@@ -121,7 +121,11 @@ describe('cachet audit export and the stdout sink', () => {
     const port = await freePort();
     const child = spawn(process.execPath, [BIN, 'serve'], { cwd: dir, env: { ...process.env, ...env, PORT: String(port), CACHET_AUDIT_SINK: 'stdout' }, stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const stdout: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      stdout.push(chunk);
+    });
     child.stderr.on('data', (chunk: Buffer) => chunks.push(chunk));
     const output = () => Buffer.concat(chunks).toString('utf8');
     try {
@@ -136,7 +140,9 @@ describe('cachet audit export and the stdout sink', () => {
       child.kill('SIGTERM');
       assert.equal(await exited, 0);
     }
-    const objects = output()
+    // Lines from stdout alone: a stderr chunk may land between two pieces of one stdout line.
+    const objects = Buffer.concat(stdout)
+      .toString('utf8')
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
