@@ -14,7 +14,7 @@ import { trackChanges } from '../audit/audit.changes.js';
 import type { AuditContext, AuditFact } from '../audit/audit.types.js';
 import type { AuditWriter } from '../audit/audit.writer.js';
 import type { Deliverer } from './keys.delivery.js';
-import type { KeysService } from './keys.service.js';
+import { RotationRaceLost, type KeysService } from './keys.service.js';
 
 export interface RotationSchedulerDeps {
   db: Kysely<DB>;
@@ -63,7 +63,13 @@ export function createRotationScheduler(deps: RotationSchedulerDeps) {
   }
 
   async function rotateOne(id: number, report: RotationReport): Promise<void> {
-    const prepared = await audited(async (trx) => ({ result: await keys.prepareSuccessor(trx, id, 'rotation') }));
+    let prepared: Awaited<ReturnType<KeysService['prepareSuccessor']>>;
+    try {
+      prepared = await audited(async (trx) => ({ result: await keys.prepareSuccessor(trx, id, 'rotation') }));
+    } catch (err) {
+      if (err instanceof RotationRaceLost) return;
+      throw err;
+    }
     if (prepared === null) return;
     if (!prepared.ok) {
       await audited(async (trx) => ({ result: await keys.abandonSuccessor(trx, id, `rotation: ${prepared.error}`, retryMs), extra: [deliverFact(id, 'failed', {}, prepared.error)] }));
@@ -96,28 +102,41 @@ export function createRotationScheduler(deps: RotationSchedulerDeps) {
     }
   }
 
+  /** One pass under the lease: stale pending successors first, then every due key, then retire-after-pickup. */
+  async function pass(report: RotationReport): Promise<RotationReport> {
+    if (!(await lease.acquire())) return { ...report, busy: true };
+    try {
+      // A successor left pending (a pass that died between making and delivering it) is abandoned first.
+      const stale = await db.selectFrom('api_keys').select('id').where('rotation_pending_id', 'is not', null).execute();
+      for (const { id } of stale) {
+        await audited(async (trx) => ({ result: await keys.abandonSuccessor(trx, id, 'interrupted before delivery', 0), extra: [deliverFact(id, 'failed', {}, 'delivery_interrupted')] }));
+      }
+      for (const row of await keys.dueForRotation(db)) {
+        if (!(await lease.acquire())) return { ...report, busy: true };
+        await rotateOne(row.id, report);
+      }
+      report.retired = await audited(async (trx) => ({ result: await keys.retirePickedUp(trx) }));
+      return report;
+    } finally {
+      await lease.release();
+    }
+  }
+
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<RotationReport> | null = null;
+  let inProcess = false;
 
   return {
     /** One pass: rotates and delivers every due key, retires picked-up predecessors. Does nothing when another instance holds the lease. */
     async runDue(): Promise<RotationReport> {
       const report: RotationReport = { busy: false, rotated: [], failed: [], retired: [] };
-      if (!(await lease.acquire())) return { ...report, busy: true };
+      // The lease has one holder id per scheduler: a second pass of this one while a pass runs is refused here.
+      if (inProcess) return { ...report, busy: true };
+      inProcess = true;
       try {
-        // A successor left pending (a pass that died between making and delivering it) is abandoned first.
-        const stale = await db.selectFrom('api_keys').select('id').where('rotation_pending_id', 'is not', null).execute();
-        for (const { id } of stale) {
-          await audited(async (trx) => ({ result: await keys.abandonSuccessor(trx, id, 'interrupted before delivery', 0), extra: [deliverFact(id, 'failed', {}, 'delivery_interrupted')] }));
-        }
-        for (const row of await keys.dueForRotation(db)) {
-          if (!(await lease.acquire())) return { ...report, busy: true };
-          await rotateOne(row.id, report);
-        }
-        report.retired = await audited(async (trx) => ({ result: await keys.retirePickedUp(trx) }));
-        return report;
+        return await pass(report);
       } finally {
-        await lease.release();
+        inProcess = false;
       }
     },
 

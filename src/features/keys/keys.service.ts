@@ -207,6 +207,13 @@ function rotationColumns(before: ApiKeyRow, policy: RotationPolicy | null | unde
   return { rotation: JSON.stringify(policy), rotation_secret: secret };
 }
 
+/** Thrown inside a transaction when another rotation of the same key got there first; the caller's transaction rolls back. */
+export class RotationRaceLost extends Error {
+  constructor(id: number) {
+    super(`key ${id} was rotated concurrently`);
+  }
+}
+
 export function createKeysService(deps: KeysServiceDeps) {
   const { db, repo, clock } = deps;
 
@@ -359,7 +366,16 @@ export function createKeysService(deps: KeysServiceDeps) {
       if (!old || old.rotation === null || old.replaced_by_id !== null || old.rotation_pending_id !== null || keyView(old, now).status !== 'active') return null;
       const made = await makeSuccessor(trx, old, createdBy, now);
       if (!made.ok) return { ok: false as const, error: made.error };
-      await repo.update(trx, id, { rotation_pending_id: made.key.id });
+      // Conditional: of two rotations of one key racing past the checks above, only one links its
+      // successor; the other's transaction is rolled back (PostgreSQL re-checks the row it waited on).
+      const linked = await trx
+        .updateTable('api_keys')
+        .set({ rotation_pending_id: made.key.id })
+        .where('id', '=', id)
+        .where('rotation_pending_id', 'is', null)
+        .where('replaced_by_id', 'is', null)
+        .executeTakeFirst();
+      if (Number(linked.numUpdatedRows) !== 1) throw new RotationRaceLost(id);
       return { ok: true as const, key: made.key, token: made.token, policy: JSON.parse(old.rotation) as RotationPolicy, secret: old.rotation_secret };
     },
 
