@@ -7,14 +7,17 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/logger.js';
 import { createServer } from '../../src/main.js';
+import { createAudited } from '../../src/features/audit/audited.js';
+import { systemContext } from '../../src/features/audit/audit.types.js';
 import type { RotationPolicyInput } from '../../src/features/keys/keys.delivery.js';
+import { RotationRaceLost } from '../../src/features/keys/keys.service.js';
 import { buildTestApp, json, testConfig, type TestApp } from '../helpers/app.js';
 import { dialects } from '../helpers/dialects.js';
 
@@ -213,6 +216,40 @@ for (const dialect of await dialects()) {
         assert.ok(await works(readFileSync(file, 'utf8').trim()));
       } finally {
         await other.close();
+      }
+    });
+
+    it('the same rotation run concurrently in two transactions links one successor; the other rolls back', async () => {
+      const old = await keyWithPolicy({ every: '1h', grace: '1h', deliver: { type: 'file', path: path.join(dir, 'race.key') } });
+      const audited = createAudited(t.database.db, t.server.audit.writer);
+      const context = systemContext('race test');
+      const attempts = await Promise.allSettled([
+        audited(context, (trx) => t.server.keys.service.prepareSuccessor(trx, old.key.id, 'rotation')),
+        audited(context, (trx) => t.server.keys.service.prepareSuccessor(trx, old.key.id, 'rotation')),
+      ]);
+      const made = attempts.filter((a) => a.status === 'fulfilled' && a.value?.ok);
+      assert.equal(made.length, 1, JSON.stringify(attempts.map((a) => a.status)));
+      for (const a of attempts) if (a.status === 'rejected') assert.ok(a.reason instanceof RotationRaceLost, String(a.reason));
+      assert.equal((await successorsOf(old.key.id)).length, 1, 'the loser left no successor behind');
+      // The next pass finds the pending successor abandoned and rotates afresh.
+      t.clock.advance(HOUR);
+      const report = await t.server.rotation.runDue();
+      assert.equal(report.rotated.filter((r) => r.id === old.key.id).length, 1, JSON.stringify(report));
+    });
+
+    it('the server rotates on its own timer', async () => {
+      const timed = await buildTestApp(dialect, { keyRotationIntervalMs: 50 });
+      try {
+        const file = path.join(dir, 'timer.key');
+        const created = await timed.server.keys.create({ name: 'timed', scopes: ['components.read'], createdBy: 'cli', rotation: { every: '1h', grace: '1h', deliver: { type: 'file', path: file } }, hostTargets: true });
+        assert.ok(created.ok);
+        timed.clock.advance(HOUR);
+        const deadline = Date.now() + 5000;
+        while (!existsSync(file) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+        assert.ok(existsSync(file), 'the timer delivered the successor');
+        assert.equal((await timed.request({ url: '/api/v1/keys/self', token: readFileSync(file, 'utf8').trim() })).statusCode, 200);
+      } finally {
+        await timed.close();
       }
     });
 
