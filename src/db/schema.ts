@@ -17,7 +17,7 @@ export interface ApiKeyTable {
   rate_limit: number | null;
   expires_at: string | null;
   revoked_at: string | null;
-  /** Who made the key: `cli`, `bootstrap`, `key:<id>`. */
+  /** Who made the key: `cli`, `bootstrap`, `key:<id>`, `rotation` (scheduled rotation). */
   created_by: string;
   created_at: string;
   updated_at: string;

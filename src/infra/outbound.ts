@@ -56,21 +56,29 @@ export async function postTo(url: URL, body: string, headers: Record<string, str
   };
   const client = url.protocol === 'https:' ? https : http;
   return new Promise<number>((resolve, reject) => {
+    // Settles once, whichever comes first: the response's end, an error, the timeout or a closed socket.
+    let settled = false;
+    const settle = (outcome: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      outcome();
+    };
     const request = client.request(
       url,
       { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers }, lookup: pinned, agent: false },
       (response) => {
         response.resume();
-        response.on('end', () => resolve(response.statusCode ?? 0));
-        response.on('error', (err) => reject(new OutboundError(`response failed: ${err.message}`)));
+        response.on('end', () => settle(() => resolve(response.statusCode ?? 0)));
+        response.on('error', (err) => settle(() => reject(new OutboundError(`response failed: ${err.message}`))));
+        response.on('close', () => settle(() => reject(new OutboundError(`the connection to ${url.host} closed before the answer ended`))));
       },
     );
     const timer = setTimeout(() => request.destroy(new OutboundError(`no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
-    request.on('close', () => clearTimeout(timer));
     request.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err instanceof OutboundError ? err : new OutboundError(`${(err as NodeJS.ErrnoException).code ?? err.message} connecting to ${url.host}`));
+      settle(() => reject(err instanceof OutboundError ? err : new OutboundError(`${(err as NodeJS.ErrnoException).code ?? err.message} connecting to ${url.host}`)));
     });
+    request.on('close', () => settle(() => reject(new OutboundError(`the connection to ${url.host} closed without an answer`))));
     request.end(body);
   });
 }

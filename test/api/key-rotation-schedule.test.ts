@@ -237,6 +237,31 @@ for (const dialect of await dialects()) {
       assert.equal(report.rotated.filter((r) => r.id === old.key.id).length, 1, JSON.stringify(report));
     });
 
+    it('a webhook that never answers fails after the delivery timeout, and the old key keeps working', async () => {
+      const slow = await buildTestApp(dialect, { deliveryTimeoutMs: 200 });
+      const silent = createHttpServer(() => undefined);
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      try {
+        const created = await slow.server.keys.create({
+          name: 'slow',
+          scopes: ['components.read'],
+          createdBy: 'cli',
+          rotation: { every: '1h', grace: '1h', deliver: { type: 'webhook', url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/` } },
+        });
+        assert.ok(created.ok);
+        slow.clock.advance(HOUR);
+        const started = Date.now();
+        const report = await slow.server.rotation.runDue();
+        assert.ok(Date.now() - started < 2000);
+        assert.match(report.failed[0]?.error ?? '', /no answer within 200 ms/);
+        assert.equal((await slow.request({ url: '/api/v1/keys/self', token: created.token })).statusCode, 200);
+      } finally {
+        silent.closeAllConnections();
+        await closeHttp(silent);
+        await slow.close();
+      }
+    });
+
     it('the server rotates on its own timer', async () => {
       const timed = await buildTestApp(dialect, { keyRotationIntervalMs: 50 });
       try {

@@ -1,6 +1,7 @@
 /** Rotation policies: a key's schedule and delivery target, its delivery state, and the lease that lets one instance rotate at a time. */
 import type { Kysely } from 'kysely';
 
+/** Adds the policy and delivery-state columns to `api_keys`, and the `leases` table. */
 export function rotationPolicies() {
   return {
     async up(db: Kysely<unknown>): Promise<void> {

@@ -41,6 +41,7 @@ export interface RotationReport {
 /** Longest a pass may hold the lease before another instance may take over (renewed per key). */
 const LEASE_MS = 5 * 60_000;
 
+/** The scheduler: `runDue()` for one pass (the CLI's `--due`), `start`/`stop` for the server's timer. */
 export function createRotationScheduler(deps: RotationSchedulerDeps) {
   const { db, keys, writer, deliverer, clock, context } = deps;
   const lease = databaseLease(db, { name: 'key_rotation', holder: randomBytes(12).toString('hex'), ttlMs: LEASE_MS, clock });
