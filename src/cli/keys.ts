@@ -131,6 +131,30 @@ export function keysCommand(program: Command): void {
     );
 
   keys
+    .command('policy')
+    .description("set or remove a key's rotation policy (the server then rotates it on schedule and delivers the successor)")
+    .argument('<id>', 'key id')
+    .option('--rotate-every <duration>', 'rotate on schedule this often (30d)')
+    .option('--rotate-grace <duration>', 'how long the old key works after its successor was delivered (default 24h)')
+    .option('--deliver <target>', 'file:/absolute/path (atomic, mode 0600) or an http(s) webhook URL (signed)')
+    .option('--deliver-command <json>', 'a command as a JSON list, absolute program first; it gets the token on stdin')
+    .option('--retire-after-pickup <duration>', "retire the old key this long after the successor's first use")
+    .option('--clear', 'remove the policy')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (id: string, options: RotationOptions & { clear?: boolean; json?: boolean }) => {
+        const rotation = rotationFromOptions(options);
+        if (options.clear && rotation) throw new CliError('give a policy or --clear, not both');
+        if (!options.clear && !rotation) throw new CliError('give a policy (--rotate-every with --deliver or --deliver-command) or --clear');
+        const result = await withKeys('policy', (service) => service.update(keyId(id), { rotation: options.clear ? null : rotation!, hostTargets: true }));
+        if (!result.ok) throw new CliError(result.error);
+        if (options.json) return printJson({ ...result.key, ...(result.webhookSecret ? { webhook_secret: result.webhookSecret } : {}) });
+        const secret = result.webhookSecret ? `\nwebhook_secret ${result.webhookSecret}\n(the signing secret the webhook receiver verifies deliveries with; shown once, it is not an API key)\n` : '';
+        process.stdout.write(`${describe(result.key)}\n${secret}`);
+      }),
+    );
+
+  keys
     .command('list')
     .description('list keys (never their tokens)')
     .option('--json', 'print JSON')

@@ -79,6 +79,22 @@ describe('cachet keys rotation policy commands', () => {
     assert.ok(!shown.stdout.includes(key.webhook_secret.slice(6)));
   });
 
+  it('sets a command policy on an existing key with keys policy, and removes it with --clear', () => {
+    const created = JSON.parse(run('keys', 'create', '--name', 'plain', '--scopes', 'components.read', '--json').stdout) as { id: number };
+    const set = run('keys', 'policy', String(created.id), '--rotate-every', '7d', '--deliver-command', '["/usr/local/bin/install-key","--service","api"]', '--json');
+    assert.equal(set.code, 0, set.stderr);
+    assert.deepEqual((JSON.parse(set.stdout) as { rotation: unknown }).rotation, {
+      every: '7d',
+      grace: '24h',
+      deliver: { type: 'command', argv: ['/usr/local/bin/install-key', '--service', 'api'] },
+      retire_after_pickup: null,
+    });
+    assert.match(run('keys', 'show', String(created.id)).stdout, /rotation {4}every 7d, grace 24h, deliver to command/);
+    const cleared = run('keys', 'policy', String(created.id), '--clear', '--json');
+    assert.equal((JSON.parse(cleared.stdout) as { rotation: unknown }).rotation, null);
+    assert.match(run('keys', 'policy', String(created.id)).stderr, /give a policy/);
+  });
+
   it('refuses unclear rotation options with one line', () => {
     const cases: [string[], RegExp][] = [
       [['--deliver', 'file:/tmp/x'], /--rotate-every is required/],
