@@ -266,6 +266,9 @@ export function createKeysService(deps: KeysServiceDeps) {
       const parsed = parseRotationPolicy(input.rotation, { keyMaxTtlMs: deps.keyMaxTtlMs, hostTargets: input.hostTargets ?? false });
       if (!parsed.ok) return parsed;
       rotation = parsed.policy;
+      if (rotation.deliver.type === 'webhook' && rotation.deliver.url.startsWith('http:')) {
+        warnings.push('rotation: the webhook URL is plain http, so the token travels unencrypted; use https outside a trusted network');
+      }
       const every = parseDuration(rotation.every)!;
       if (expiresAt !== null && now.getTime() + every >= Date.parse(expiresAt)) {
         warnings.push(`rotation: the key expires before its first scheduled rotation (every ${rotation.every})`);
