@@ -58,6 +58,12 @@ export interface Config {
   auditSinkMaxBytes: number;
   /** How often the shipper looks for new events (ms); not an environment setting, tests shorten it. */
   auditShipIntervalMs: number;
+  /** Outbound webhooks may go to private, loopback and link-local addresses (`CACHET_WEBHOOK_ALLOW_PRIVATE`). */
+  webhookAllowPrivate: boolean;
+  /** How often a server looks for keys due for scheduled rotation (`CACHET_KEY_ROTATION_INTERVAL`); 0 turns the timer off. */
+  keyRotationIntervalMs: number;
+  /** Longest a webhook or command delivery may take (`CACHET_DELIVERY_TIMEOUT`). */
+  deliveryTimeoutMs: number;
 }
 
 /**
@@ -118,6 +124,13 @@ function durationSetting(env: Env, name: string, fallback: string): number {
   const ms = parseDuration(raw);
   if (ms === null) throw new ConfigError(`${name} must be a duration such as 90d, 24h, 30m or 90s, got "${raw}"`);
   return ms;
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new ConfigError(`${name} must be 1 or 0, got "${env[name]}"`);
 }
 
 /** Where the pepper comes from: the environment, or a file generated once in the data folder. */
@@ -264,5 +277,8 @@ export function loadConfig(env: Env = process.env): Config {
     auditSink: parseAuditSink(env.CACHET_AUDIT_SINK),
     auditSinkMaxBytes: integer(env, 'CACHET_AUDIT_SINK_MAX_BYTES', 10 * 1024 * 1024, 4096, 2 ** 40),
     auditShipIntervalMs: 250,
+    webhookAllowPrivate: flag(env, 'CACHET_WEBHOOK_ALLOW_PRIVATE'),
+    keyRotationIntervalMs: env.CACHET_KEY_ROTATION_INTERVAL?.trim() === '0' ? 0 : durationSetting(env, 'CACHET_KEY_ROTATION_INTERVAL', '30s'),
+    deliveryTimeoutMs: durationSetting(env, 'CACHET_DELIVERY_TIMEOUT', '10s'),
   };
 }

@@ -41,6 +41,8 @@ import { loadSigner, type CheckpointSigner } from './features/audit/audit.signin
 import { systemContext, type AuditContext } from './features/audit/audit.types.js';
 import { createAuditWriter, type AuditWriter } from './features/audit/audit.writer.js';
 import { administerKeys, type KeysAdmin } from './features/keys/keys.admin.js';
+import { createDeliverer } from './features/keys/keys.delivery.js';
+import { createRotationScheduler, type RotationScheduler } from './features/keys/keys.rotation.js';
 import { systemClock, type Clock } from './infra/clock.js';
 import { exposedFiles, writeSecretFile } from './infra/secret-file.js';
 import { Redis } from 'ioredis';
@@ -93,6 +95,28 @@ export function keysServiceFor(database: Database, config: Config, clock: Clock 
   });
 }
 
+/**
+ * Scheduled rotation over a database (the server's timer and `cachet keys rotate --due`), acting
+ * as the system actor under `context`.
+ */
+export function rotationSchedulerFor(
+  database: Database,
+  config: Config,
+  context: AuditContext,
+  clock: Clock = systemClock,
+  keysChanged?: () => void,
+): RotationScheduler {
+  return createRotationScheduler({
+    db: database.db,
+    keys: keysServiceFor(database, config, clock),
+    writer: auditWriterFor(config, clock),
+    deliverer: createDeliverer({ allowPrivate: config.webhookAllowPrivate, timeoutMs: config.deliveryTimeoutMs }),
+    clock,
+    context,
+    ...(keysChanged ? { keysChanged } : {}),
+  });
+}
+
 /** A running application with the background work it owns. */
 export interface Server {
   app: ApiApp;
@@ -102,6 +126,8 @@ export interface Server {
   /** Ships the audit trail to `CACHET_AUDIT_SINK`; null when no sink is configured. */
   auditShipper: AuditShipper | null;
   verifier: KeyVerifier;
+  /** Scheduled key rotation; its timer runs every `keyRotationIntervalMs`. */
+  rotation: RotationScheduler;
   /** Writes pending `last_used_*` updates now (they are otherwise batched). */
   flushKeyUsage(): Promise<void>;
   /** Stops background work, writes pending key usage and audit events, ships what it can, closes HTTP (the database is the caller's). */
@@ -186,15 +212,19 @@ export async function createServer(
     intervalMs: config.auditCheckpointIntervalMs,
     onError: (err) => logger.error({ err }, 'audit checkpoint failed'),
   });
+  const rotation = rotationSchedulerFor(database, config, systemContext('cachet serve'), clock, () => verifier.invalidate());
+  if (config.keyRotationIntervalMs > 0) rotation.start(config.keyRotationIntervalMs, (err) => logger.error({ err }, 'scheduled key rotation failed'));
   return {
     app,
     keys: keysAdminFor(database, config, systemContext('cachet serve'), clock),
     audit,
     auditShipper,
     verifier,
+    rotation,
     flushKeyUsage: () => usage.flush(),
     async close() {
       verifier.stop();
+      await rotation.stop();
       await checkpoints.stop();
       await app.close();
       await audit.batcher.drain();

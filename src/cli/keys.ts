@@ -4,7 +4,8 @@ import { loadConfig } from '../config.js';
 import type { KeyView } from '../features/keys/keys.service.js';
 import { systemContext } from '../features/audit/audit.types.js';
 import type { KeysAdmin } from '../features/keys/keys.admin.js';
-import { keysAdminFor, openMigratedDatabase } from '../main.js';
+import { keysAdminFor, openMigratedDatabase, rotationSchedulerFor } from '../main.js';
+import type { RotationPolicyInput } from '../features/keys/keys.delivery.js';
 import { action, CliError, printJson } from './run.js';
 import { scanForTokens } from '../features/keys/keys.scan.js';
 import { parseDuration } from '../infra/duration.js';
@@ -26,7 +27,50 @@ function describe(key: KeyView): string {
     ...(key.rate_limit ? [`rate_limit  ${key.rate_limit}/min`] : []),
     ...(key.purpose ? [`purpose     ${key.purpose}`] : []),
     `last_used   ${key.last_used_at ?? 'never'}${key.last_used_ip ? ` from ${key.last_used_ip}` : ''}`,
+    ...(key.rotation ? [`rotation    every ${key.rotation.every}, grace ${key.rotation.grace}${key.rotation.retire_after_pickup ? `, retire ${key.rotation.retire_after_pickup} after pickup` : ''}, deliver to ${targetText(key.rotation.deliver)}`] : []),
+    ...(key.delivery
+      ? [
+          `delivery    next ${key.delivery.next_attempt_at ?? '-'}; last attempt ${key.delivery.last_attempt_at ?? 'never'}${key.delivery.last_error ? ` FAILED (${key.delivery.failures}x): ${key.delivery.last_error}` : ''}`,
+        ]
+      : []),
   ].join('\n');
+}
+
+function targetText(target: NonNullable<KeyView['rotation']>['deliver']): string {
+  return target.type === 'file' ? `file:${target.path}` : target.type === 'webhook' ? target.url : `command ${JSON.stringify(target.argv)}`;
+}
+
+interface RotationOptions {
+  rotateEvery?: string;
+  rotateGrace?: string;
+  deliver?: string;
+  deliverCommand?: string;
+  retireAfterPickup?: string;
+}
+
+/** The policy the rotation options describe, or undefined when none is given. */
+function rotationFromOptions(options: RotationOptions): RotationPolicyInput | undefined {
+  const given = options.rotateEvery !== undefined || options.deliver !== undefined || options.deliverCommand !== undefined || options.retireAfterPickup !== undefined;
+  if (!given) return undefined;
+  if (options.rotateEvery === undefined) throw new CliError('--rotate-every is required with --deliver or --deliver-command');
+  if ((options.deliver === undefined) === (options.deliverCommand === undefined)) throw new CliError('give one delivery target: --deliver file:PATH|URL or --deliver-command JSON');
+  let deliver: RotationPolicyInput['deliver'];
+  if (options.deliverCommand !== undefined) {
+    let argv: unknown;
+    try {
+      argv = JSON.parse(options.deliverCommand);
+    } catch {
+      throw new CliError(`--deliver-command must be a JSON list such as '["/usr/local/bin/install-key","--service","api"]'`);
+    }
+    deliver = { type: 'command', argv: argv as string[] };
+  } else if (options.deliver!.startsWith('file:')) {
+    deliver = { type: 'file', path: options.deliver!.slice('file:'.length) };
+  } else if (/^https?:\/\//i.test(options.deliver!)) {
+    deliver = { type: 'webhook', url: options.deliver! };
+  } else {
+    throw new CliError(`--deliver must be file:/absolute/path or an http(s) URL; got "${options.deliver}"`);
+  }
+  return { every: options.rotateEvery, grace: options.rotateGrace ?? '24h', deliver, retire_after_pickup: options.retireAfterPickup ?? null };
 }
 
 async function withKeys<T>(command: string, work: (keys: KeysAdmin) => Promise<T>): Promise<T> {
@@ -51,9 +95,15 @@ export function keysCommand(program: Command): void {
     .option('--purpose <text>', 'free text: who uses the key and why')
     .option('--rate-limit <n>', 'requests per minute for this key')
     .option('--allowed-ips <cidrs>', 'comma-separated CIDRs the key may be used from')
+    .option('--rotate-every <duration>', 'rotate on schedule this often (30d); the server or `keys rotate --due` does it')
+    .option('--rotate-grace <duration>', 'with --rotate-every: how long the old key works after its successor was delivered (default 24h)')
+    .option('--deliver <target>', 'with --rotate-every: file:/absolute/path (written atomically, mode 0600) or an http(s) webhook URL (signed)')
+    .option('--deliver-command <json>', 'with --rotate-every: a command as a JSON list, absolute program first; it gets the token on stdin')
+    .option('--retire-after-pickup <duration>', "with --rotate-every: retire the old key this long after the successor's first use")
     .option('--json', 'print JSON')
     .action(
-      action(async (options: { name: string; scopes: string; expires?: string; purpose?: string; rateLimit?: string; allowedIps?: string; json?: boolean }) => {
+      action(async (options: { name: string; scopes: string; expires?: string; purpose?: string; rateLimit?: string; allowedIps?: string; json?: boolean } & RotationOptions) => {
+        const rotation = rotationFromOptions(options);
         if (options.rateLimit !== undefined && !/^\d+$/.test(options.rateLimit)) throw new CliError('--rate-limit must be a whole number');
         const result = await withKeys('create', (service) =>
           service.create({
@@ -64,15 +114,43 @@ export function keysCommand(program: Command): void {
             rateLimit: options.rateLimit === undefined ? undefined : Number(options.rateLimit),
             allowedIps: options.allowedIps?.split(','),
             createdBy: 'cli',
+            ...(rotation ? { rotation, hostTargets: true } : {}),
           }),
         );
         if (!result.ok) throw new CliError(result.error);
         for (const warning of result.warnings) process.stderr.write(`cachet: warning: ${warning}\n`);
         if (options.json) {
-          printJson({ ...result.key, token: result.token });
+          printJson({ ...result.key, token: result.token, ...(result.webhookSecret ? { webhook_secret: result.webhookSecret } : {}) });
         } else {
-          process.stdout.write(`${describe(result.key)}\n\ntoken       ${result.token}\n\nStore the token now: it is not shown again.\n`);
+          const secret = result.webhookSecret
+            ? `\nwebhook_secret ${result.webhookSecret}\n(the signing secret the webhook receiver verifies deliveries with; shown once, it is not an API key)\n`
+            : '';
+          process.stdout.write(`${describe(result.key)}\n\ntoken       ${result.token}\n${secret}\nStore the token now: it is not shown again.\n`);
         }
+      }),
+    );
+
+  keys
+    .command('policy')
+    .description("set or remove a key's rotation policy (the server then rotates it on schedule and delivers the successor)")
+    .argument('<id>', 'key id')
+    .option('--rotate-every <duration>', 'rotate on schedule this often (30d)')
+    .option('--rotate-grace <duration>', 'how long the old key works after its successor was delivered (default 24h)')
+    .option('--deliver <target>', 'file:/absolute/path (atomic, mode 0600) or an http(s) webhook URL (signed)')
+    .option('--deliver-command <json>', 'a command as a JSON list, absolute program first; it gets the token on stdin')
+    .option('--retire-after-pickup <duration>', "retire the old key this long after the successor's first use")
+    .option('--clear', 'remove the policy')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (id: string, options: RotationOptions & { clear?: boolean; json?: boolean }) => {
+        const rotation = rotationFromOptions(options);
+        if (options.clear && rotation) throw new CliError('give a policy or --clear, not both');
+        if (!options.clear && !rotation) throw new CliError('give a policy (--rotate-every with --deliver or --deliver-command) or --clear');
+        const result = await withKeys('policy', (service) => service.update(keyId(id), { rotation: options.clear ? null : rotation!, hostTargets: true }));
+        if (!result.ok) throw new CliError(result.error);
+        if (options.json) return printJson({ ...result.key, ...(result.webhookSecret ? { webhook_secret: result.webhookSecret } : {}) });
+        const secret = result.webhookSecret ? `\nwebhook_secret ${result.webhookSecret}\n(the signing secret the webhook receiver verifies deliveries with; shown once, it is not an API key)\n` : '';
+        process.stdout.write(`${describe(result.key)}\n${secret}`);
       }),
     );
 
@@ -135,12 +213,32 @@ export function keysCommand(program: Command): void {
 
   keys
     .command('rotate')
-    .description('rotate a key: print its successor\'s token (shown once); the old key works until the grace ends')
-    .argument('<id>', 'key id')
+    .description("rotate a key: print its successor's token (shown once); the old key works until the grace ends. --due: run scheduled rotation once (for cron)")
+    .argument('[id]', 'key id')
     .option('--grace <duration>', 'how long the old key keeps working (default 24h)', '24h')
+    .option('--due', 'rotate every key whose rotation policy is due and deliver the successors (as the server does every 30 s)')
     .option('--json', 'print JSON')
     .action(
-      action(async (id: string, options: { grace: string; json?: boolean }) => {
+      action(async (id: string | undefined, options: { grace: string; due?: boolean; json?: boolean }) => {
+        if (options.due) {
+          if (id !== undefined) throw new CliError('give a key id or --due, not both');
+          const config = loadConfig();
+          const database = await openMigratedDatabase(config);
+          let report;
+          try {
+            report = await rotationSchedulerFor(database, config, systemContext('cachet keys rotate --due')).runDue();
+          } finally {
+            await database.close();
+          }
+          if (report.failed.length > 0) process.exitCode = 1;
+          if (options.json) return printJson(report);
+          if (report.busy) return void process.stdout.write('another instance is rotating keys right now; nothing done\n');
+          for (const r of report.rotated) process.stdout.write(`rotated key ${r.id}: successor ${r.successor_id} delivered\n`);
+          for (const f of report.failed) process.stderr.write(`cachet: key ${f.id}: delivery failed: ${f.error} (the old key keeps working; retried later)\n`);
+          if (report.rotated.length + report.failed.length === 0) process.stdout.write('no key is due for rotation\n');
+          return;
+        }
+        if (id === undefined) throw new CliError('give the id of the key to rotate (or --due)');
         const graceMs = parseDuration(options.grace);
         if (graceMs === null) throw new CliError(`--grace must be a duration such as 24h, 90m or 30s; got "${options.grace}"`);
         const result = await withKeys('rotate', (service) => service.rotate(keyId(id), graceMs));

@@ -17,7 +17,7 @@ export interface ApiKeyTable {
   rate_limit: number | null;
   expires_at: string | null;
   revoked_at: string | null;
-  /** Who made the key: `cli`, `bootstrap`, `key:<id>`. */
+  /** Who made the key: `cli`, `bootstrap`, `key:<id>`, `rotation` (scheduled rotation). */
   created_by: string;
   created_at: string;
   updated_at: string;
@@ -31,6 +31,27 @@ export interface ApiKeyTable {
   rotated_at: Generated<string | null>;
   /** First accepted use: for a successor, the proof that its consumer picked it up. */
   first_used_at: Generated<string | null>;
+  /** JSON rotation policy (`every`, `grace`, `deliver`, `retire_after_pickup`), or null. */
+  rotation: Generated<string | null>;
+  /** The webhook target's signing secret (`whsec_…`): it must sign, so it is stored as it is; never shown after it is set. */
+  rotation_secret: Generated<string | null>;
+  /** A successor made by scheduled rotation whose delivery has not finished yet. */
+  rotation_pending_id: Generated<number | null>;
+  delivery_attempted_at: Generated<string | null>;
+  /** Why the last delivery failed (never a token); null after a success. */
+  delivery_error: Generated<string | null>;
+  /** When a failed delivery is tried again. */
+  delivery_next_at: Generated<string | null>;
+  delivered_at: Generated<string | null>;
+  /** Failed deliveries since the last success (drives the backoff). */
+  delivery_failures: Generated<number>;
+}
+
+export interface LeaseTable {
+  name: string;
+  /** The instance holding the lease (a random id per process). */
+  holder: string;
+  expires_at: string;
 }
 
 export interface KeyRevisionTable {
@@ -229,6 +250,7 @@ export interface DB {
   api_keys: ApiKeyTable;
   key_revision: KeyRevisionTable;
   settings: SettingTable;
+  leases: LeaseTable;
   components: ComponentTable;
   component_tags: ComponentTagTable;
   component_groups: ComponentGroupTable;

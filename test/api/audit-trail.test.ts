@@ -113,6 +113,7 @@ for (const dialect of await dialects()) {
         { method: 'POST', url: '/api/v1/keys', body: { name: 'made', scopes: ['components.read'] }, action: 'keys.create', resource: 'keys' },
         () => ({ method: 'GET', url: `/api/v1/keys/${id('keys')}`, action: 'keys.show', resource: 'keys', id: id('keys') }),
         () => ({ method: 'PUT', url: `/api/v1/keys/${id('keys')}`, body: { name: 'renamed' }, action: 'keys.update', resource: 'keys', id: id('keys') }),
+        () => ({ method: 'DELETE', url: `/api/v1/keys/${id('keys')}/rotation`, action: 'keys.update', resource: 'keys', id: id('keys') }),
         () => ({ method: 'POST', url: `/api/v1/keys/${id('keys')}/rotate`, body: { grace: '1h' }, action: 'keys.rotate', resource: 'keys', id: id('keys'), extra: ['keys.create'] }),
         () => ({ method: 'DELETE', url: `/api/v1/keys/${id('keys')}`, action: 'keys.revoke', resource: 'keys', id: id('keys'), status: 204 }),
         { method: 'POST', url: '/api/v1/keys/revoke', body: { tokens: ['cachet_nothing'] }, action: 'keys.revoke', resource: 'keys', id: null, status: 202 },

@@ -50,6 +50,9 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     auditSink: null,
     auditSinkMaxBytes: 10 * 1024 * 1024,
     auditShipIntervalMs: 25,
+    webhookAllowPrivate: true,
+    keyRotationIntervalMs: 0,
+    deliveryTimeoutMs: 3000,
     ...overrides,
   };
 }

@@ -94,6 +94,18 @@ describe('configuration', () => {
       assert.deepEqual(loadConfig({ CACHET_DATA_DIR: dir }).secretFiles, [path.join(dir, 'pepper'), signingKey]);
     }));
 
+  it('reads the rotation and delivery settings: private webhook targets are refused unless CACHET_WEBHOOK_ALLOW_PRIVATE=1', () =>
+    withDir((dir) => {
+      const defaults = loadConfig({ CACHET_DATA_DIR: dir });
+      assert.equal(defaults.webhookAllowPrivate, false);
+      assert.equal(defaults.keyRotationIntervalMs, 30_000);
+      assert.equal(defaults.deliveryTimeoutMs, 10_000);
+      const set = loadConfig({ CACHET_DATA_DIR: dir, CACHET_WEBHOOK_ALLOW_PRIVATE: '1', CACHET_KEY_ROTATION_INTERVAL: '0', CACHET_DELIVERY_TIMEOUT: '3s' });
+      assert.deepEqual([set.webhookAllowPrivate, set.keyRotationIntervalMs, set.deliveryTimeoutMs], [true, 0, 3000]);
+      assert.throws(() => loadConfig({ CACHET_DATA_DIR: dir, CACHET_WEBHOOK_ALLOW_PRIVATE: 'maybe' }), /CACHET_WEBHOOK_ALLOW_PRIVATE must be 1 or 0/);
+      assert.throws(() => loadConfig({ CACHET_DATA_DIR: dir, CACHET_KEY_ROTATION_INTERVAL: '30' }), /CACHET_KEY_ROTATION_INTERVAL must be a duration/);
+    }));
+
   it('allows keys that never expire only when CACHET_KEY_MAX_TTL=never', () =>
     withDir((dir) => {
       assert.equal(loadConfig({ CACHET_DATA_DIR: dir, CACHET_KEY_MAX_TTL: 'never' }).keyMaxTtlMs, null);

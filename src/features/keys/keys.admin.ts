@@ -4,7 +4,7 @@ import type { DB } from '../../db/schema.js';
 import type { AuditContext } from '../audit/audit.types.js';
 import type { AuditWriter } from '../audit/audit.writer.js';
 import { createAudited } from '../audit/audited.js';
-import type { CreateKeyInput, KeysService } from './keys.service.js';
+import type { CreateKeyInput, KeysService, UpdateKeyInput } from './keys.service.js';
 
 export function administerKeys(service: KeysService, db: Kysely<DB>, writer: AuditWriter, context: AuditContext) {
   const audited = createAudited(db, writer);
@@ -12,6 +12,7 @@ export function administerKeys(service: KeysService, db: Kysely<DB>, writer: Aud
     service,
     create: (input: CreateKeyInput) => audited(context, (trx) => service.create(trx, input)),
     revoke: (id: number) => audited(context, (trx) => service.revoke(trx, id)),
+    update: (id: number, input: UpdateKeyInput) => audited(context, (trx) => service.update(trx, id, input)),
     rotate: (id: number, graceMs: number) => audited(context, (trx) => service.rotate(trx, id, { graceMs, createdBy: 'cli' })),
     revokeAll: (except: readonly number[]) => audited(context, (trx) => service.revokeAll(trx, except)),
     /** Each token's key (matched by digest) and its state; nothing is changed. */

@@ -22,6 +22,42 @@ const Nullable = <T extends ReturnType<typeof Type.String | typeof Type.Integer>
 const ScopeList = Type.Array(Type.String({ maxLength: 64 }), { maxItems: 64, description: 'Scopes such as `components.manage`, or `*`.' });
 const CidrList = Type.Array(Type.String({ maxLength: 64 }), { maxItems: 100, description: 'IPv4 or IPv6 CIDRs the key may be used from.' });
 
+const DeliverySchema = Type.Object(
+  {
+    type: Type.String({ description: '`webhook` (through the API), `file` or `command` (set with the CLI: they act on the server\'s host).' }),
+    url: Type.Optional(Type.String({ maxLength: 2000 })),
+    path: Type.Optional(Type.String({ maxLength: 4096 })),
+    argv: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 32 })),
+  },
+  { description: 'Where the successor\'s token is delivered.' },
+);
+
+const RotationSchema = Type.Object({
+  every: Type.String({ description: 'How often the key is rotated on schedule (`30d`).' }),
+  grace: Type.String({ description: 'How long the old key keeps working after its successor was delivered (`24h`).' }),
+  deliver: DeliverySchema,
+  retire_after_pickup: Nullable(Type.String({ description: "Retire the old key this long after the successor's first use, if sooner than the grace." })),
+});
+
+const RotationBody = Type.Object({
+  every: Type.String({ maxLength: 20 }),
+  grace: Type.String({ maxLength: 20 }),
+  deliver: DeliverySchema,
+  retire_after_pickup: Type.Optional(Nullable(Type.String({ maxLength: 20 }))),
+});
+
+const DeliveryStateSchema = Type.Object({
+  last_attempt_at: Nullable(Type.String()),
+  last_error: Nullable(Type.String({ description: 'Why the last delivery failed; null after a success.' })),
+  next_attempt_at: Nullable(Type.String({ description: 'When the next scheduled rotation, or the retry of a failed delivery, is due.' })),
+  delivered_at: Nullable(Type.String()),
+  failures: Type.Integer({ description: 'Failed deliveries since the last success.' }),
+});
+
+const SecretMeta = {
+  webhook_secret: Type.Optional(Type.String({ description: 'Shown once, when a webhook target is set: the signing secret the consumer verifies deliveries with (not an API key).' })),
+};
+
 const KeySchema = Type.Object({
   id: Type.Integer(),
   name: Type.String(),
@@ -41,13 +77,17 @@ const KeySchema = Type.Object({
   replaces_id: Nullable(Type.Integer()),
   replaced_by_id: Nullable(Type.Integer()),
   rotated_at: Nullable(Type.String()),
+  rotation: Type.Union([RotationSchema, Type.Null()]),
+  delivery: Type.Union([DeliveryStateSchema, Type.Null()]),
   successor_first_used_at: Type.Optional(Nullable(Type.String({ description: "Rotation: when the successor was first used (proof that its consumer picked it up)." }))),
 });
 
 const CreatedKeySchema = Type.Object({
   data: Type.Intersect([KeySchema, Type.Object({ token: Type.String({ description: 'Shown once: store it now.' }) })]),
-  meta: Type.Object({ warnings: Type.Array(Type.String()) }),
+  meta: Type.Object({ warnings: Type.Array(Type.String()), ...SecretMeta }),
 });
+
+const UpdatedKeySchema = Type.Object({ data: KeySchema, meta: Type.Optional(Type.Object(SecretMeta)) });
 
 const CreateKeyBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 100 }),
@@ -56,6 +96,7 @@ const CreateKeyBody = Type.Object({
   purpose: Type.Optional(Type.String({ maxLength: 500 })),
   rate_limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
   allowed_ips: Type.Optional(CidrList),
+  rotation: Type.Optional(RotationBody),
 });
 
 const UpdateKeyBody = Type.Object({
@@ -64,6 +105,7 @@ const UpdateKeyBody = Type.Object({
   purpose: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
   rate_limit: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 1_000_000 }))),
   allowed_ips: Type.Optional(CidrList),
+  rotation: Type.Optional(RotationBody),
 });
 
 const RotateKeyBody = Type.Object({
@@ -176,32 +218,51 @@ export function keysRoutes(app: ApiApp, deps: KeysRoutesDeps): void {
           allowedIps: body.allowed_ips,
           createdBy: `key:${caller.id}`,
           creator: caller.authority,
+          ...(body.rotation ? { rotation: body.rotation } : {}),
         });
         // A refusal rolls the transaction back; escalation is told apart from bad input.
         if (!created.ok) throw /cannot grant/.test(created.error) ? refused('escalation_denied', `A key cannot do this: ${created.error}.`) : new AppError(400, undefined, [created.error]);
         return created;
       });
-      return { data: { ...result.key, token: result.token }, meta: { warnings: result.warnings } };
+      return { data: { ...result.key, token: result.token }, meta: { warnings: result.warnings, ...(result.webhookSecret ? { webhook_secret: result.webhookSecret } : {}) } };
     },
   );
 
   app.put(
     '/api/v1/keys/:id',
     {
-      schema: { tags, summary: "Change a key's name, purpose, scopes or restrictions", params: IdParams, body: UpdateKeyBody, response: withErrors(200, itemEnvelope(KeySchema)) },
+      schema: { tags, summary: "Change a key's name, purpose, scopes or restrictions", params: IdParams, body: UpdateKeyBody, response: withErrors(200, UpdatedKeySchema) },
       config: { access: { scope: 'keys.manage', action: 'keys.update' } },
     },
     async (request) => {
       const caller = callerOf(request);
       const id = parseId(request.params.id);
       const body = request.body;
-      const key = await transact(request, async (trx) => {
+      const updated = await transact(request, async (trx) => {
         const result = await keys.update(
           trx,
           id,
-          { name: body.name, purpose: body.purpose, scopes: body.scopes, rateLimit: body.rate_limit, allowedIps: body.allowed_ips },
+          { name: body.name, purpose: body.purpose, scopes: body.scopes, rateLimit: body.rate_limit, allowedIps: body.allowed_ips, rotation: body.rotation },
           caller.authority,
         );
+        if (!result.ok) throw result.status === 400 ? new AppError(400, undefined, [result.error]) : failure(result);
+        return result;
+      });
+      return { data: await detailed(updated.key), ...(updated.webhookSecret ? { meta: { webhook_secret: updated.webhookSecret } } : {}) };
+    },
+  );
+
+  app.delete(
+    '/api/v1/keys/:id/rotation',
+    {
+      schema: { tags, summary: "Remove a key's rotation policy (and its webhook signing secret)", params: IdParams, response: withErrors(200, UpdatedKeySchema) },
+      config: { access: { scope: 'keys.manage', action: 'keys.update', status: 200 } },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      const id = parseId(request.params.id);
+      const key = await transact(request, async (trx) => {
+        const result = await keys.update(trx, id, { rotation: null }, caller.authority);
         if (!result.ok) throw result.status === 400 ? new AppError(400, undefined, [result.error]) : failure(result);
         return result.key;
       });

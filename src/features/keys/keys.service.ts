@@ -11,6 +11,7 @@ import { parseDuration } from '../../infra/duration.js';
 import { displayPrefix, generateToken, isWellFormedToken } from '../../infra/token.js';
 import { toStoredTime } from '../../infra/time.js';
 import type { ApiKeyRow, KeysRepo } from './keys.repo.js';
+import { generateSigningSecret, parseRotationPolicy, type RotationPolicy, type RotationPolicyInput } from './keys.delivery.js';
 
 export interface KeysServiceDeps {
   db: Kysely<DB>;
@@ -38,6 +39,22 @@ export interface CreateKeyInput {
   creator?: KeyAuthority;
   /** Rotation: the key the new one replaces. */
   replacesId?: number;
+  /** A rotation policy to set (see keys.delivery.ts). */
+  rotation?: RotationPolicyInput;
+  /** Whether file and command delivery targets may be set (the CLI: yes; the API: no, they act on the host). */
+  hostTargets?: boolean;
+  /** Rotation: the policy and signing secret the successor inherits, as stored. */
+  inherit?: { rotation: string | null; secret: string | null };
+}
+
+/** A key's delivery state under its rotation policy; never a token or secret. */
+export interface DeliveryView {
+  last_attempt_at: string | null;
+  last_error: string | null;
+  /** When the next rotation (or retried delivery) is due. */
+  next_attempt_at: string | null;
+  delivered_at: string | null;
+  failures: number;
 }
 
 /** A key as it may be shown: never its token or digest. */
@@ -62,6 +79,9 @@ export interface KeyView {
   replaces_id: number | null;
   replaced_by_id: number | null;
   rotated_at: string | null;
+  /** The rotation policy, or null; its webhook signing secret is shown only when it is set. */
+  rotation: RotationPolicy | null;
+  delivery: DeliveryView | null;
 }
 
 /** What a key may do, as far as minting and managing other keys goes: scopes and addresses. */
@@ -113,10 +133,13 @@ export interface UpdateKeyInput {
   /** A list, or null to lift the restriction. */
   allowedIps?: readonly string[] | null;
   rateLimit?: number | null;
+  /** A rotation policy, or null to remove it. */
+  rotation?: RotationPolicyInput | null;
+  hostTargets?: boolean;
 }
 
 /** A created key with its token (shown once) and anything its creator should be told about it. */
-export type CreateKeyResult = { ok: true; key: KeyView; token: string; warnings: string[] } | { ok: false; error: string };
+export type CreateKeyResult = { ok: true; key: KeyView; token: string; warnings: string[]; webhookSecret?: string } | { ok: false; error: string };
 
 function formatDuration(ms: number): string {
   for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) {
@@ -128,6 +151,7 @@ function formatDuration(ms: number): string {
 /** The shown form of a stored key at `now`. */
 export function keyView(row: ApiKeyRow, now: Date): KeyView {
   const expired = row.expires_at !== null && Date.parse(row.expires_at) <= now.getTime();
+  const rotation = row.rotation === null ? null : (JSON.parse(row.rotation) as RotationPolicy);
   return {
     id: row.id,
     name: row.name,
@@ -147,13 +171,47 @@ export function keyView(row: ApiKeyRow, now: Date): KeyView {
     replaces_id: row.replaces_id,
     replaced_by_id: row.replaced_by_id,
     rotated_at: row.rotated_at,
+    rotation,
+    delivery:
+      rotation === null
+        ? null
+        : {
+            last_attempt_at: row.delivery_attempted_at,
+            last_error: row.delivery_error,
+            next_attempt_at: row.delivery_next_at ?? rotationDueAt(row, rotation),
+            delivered_at: row.delivered_at,
+            failures: row.delivery_failures,
+          },
   };
 }
 
+/** When `row` is next due for scheduled rotation under `policy`: its creation (its last rotation made it) plus `every`; null once rotated. */
+export function rotationDueAt(row: ApiKeyRow, policy: RotationPolicy): string | null {
+  if (row.replaced_by_id !== null || row.revoked_at !== null) return null;
+  return toStoredTime(new Date(Date.parse(row.created_at) + parseDuration(policy.every)!));
+}
+
 /** A key as its audit events record it: what is stored, without the time-dependent status or usage. */
-function auditedKey(key: KeyView): Omit<KeyView, 'status' | 'last_used_at' | 'last_used_ip'> {
-  const { status: _status, last_used_at: _at, last_used_ip: _ip, ...stored } = key;
+function auditedKey(key: KeyView): Omit<KeyView, 'status' | 'last_used_at' | 'last_used_ip' | 'delivery'> {
+  const { status: _status, last_used_at: _at, last_used_ip: _ip, delivery: _delivery, ...stored } = key;
   return stored;
+}
+
+/** The stored policy columns after an update: unchanged (`undefined`), removed (`null`), or set, keeping the signing secret while the webhook URL stays the same. */
+function rotationColumns(before: ApiKeyRow, policy: RotationPolicy | null | undefined): { rotation?: string | null; rotation_secret?: string | null } {
+  if (policy === undefined) return {};
+  if (policy === null) return { rotation: null, rotation_secret: null };
+  const previous = before.rotation === null ? null : (JSON.parse(before.rotation) as RotationPolicy);
+  const sameWebhook = policy.deliver.type === 'webhook' && previous?.deliver.type === 'webhook' && previous.deliver.url === policy.deliver.url && before.rotation_secret !== null;
+  const secret = policy.deliver.type !== 'webhook' ? null : sameWebhook ? before.rotation_secret : generateSigningSecret();
+  return { rotation: JSON.stringify(policy), rotation_secret: secret };
+}
+
+/** Thrown inside a transaction when another rotation of the same key got there first; the caller's transaction rolls back. */
+export class RotationRaceLost extends Error {
+  constructor(id: number) {
+    super(`key ${id} was rotated concurrently`);
+  }
 }
 
 export function createKeysService(deps: KeysServiceDeps) {
@@ -163,7 +221,7 @@ export function createKeysService(deps: KeysServiceDeps) {
   function plan(
     input: CreateKeyInput,
     now: Date,
-  ): { ok: true; scopes: Scope[]; expiresAt: string | null; allowedIps: string[] | null; warnings: string[] } | { ok: false; error: string } {
+  ): { ok: true; scopes: Scope[]; expiresAt: string | null; allowedIps: string[] | null; rotation: RotationPolicy | null; warnings: string[] } | { ok: false; error: string } {
     const name = input.name.trim();
     if (name === '' || name.length > 100) return { ok: false, error: 'name must be 1 to 100 characters' };
     const scopes = parseScopes(input.scopes);
@@ -203,12 +261,33 @@ export function createKeysService(deps: KeysServiceDeps) {
     const warnings = (allowedIps ?? [])
       .filter(admitsIpv4)
       .map((cidr) => `allowed IPs: "${cidr}" also admits IPv4 clients (an IPv4 address matches IPv6 ranges as ::ffff:a.b.c.d)`);
-    return { ok: true, scopes: scopes.scopes, expiresAt, allowedIps, warnings };
+    let rotation: RotationPolicy | null = null;
+    if (input.rotation !== undefined) {
+      const parsed = parseRotationPolicy(input.rotation, { keyMaxTtlMs: deps.keyMaxTtlMs, hostTargets: input.hostTargets ?? false });
+      if (!parsed.ok) return parsed;
+      rotation = parsed.policy;
+      if (rotation.deliver.type === 'webhook' && rotation.deliver.url.startsWith('http:')) {
+        warnings.push('rotation: the webhook URL is plain http, so the token travels unencrypted; use https outside a trusted network');
+      }
+      const every = parseDuration(rotation.every)!;
+      if (expiresAt !== null && now.getTime() + every >= Date.parse(expiresAt)) {
+        warnings.push(`rotation: the key expires before its first scheduled rotation (every ${rotation.every})`);
+      }
+    }
+    return { ok: true, scopes: scopes.scopes, expiresAt, allowedIps, rotation, warnings };
   }
 
-  async function insertKey(executor: Executor, input: CreateKeyInput, checked: { scopes: Scope[]; expiresAt: string | null; allowedIps: string[] | null }, now: Date) {
+  async function insertKey(
+    executor: Executor,
+    input: CreateKeyInput,
+    checked: { scopes: Scope[]; expiresAt: string | null; allowedIps: string[] | null; rotation?: RotationPolicy | null },
+    now: Date,
+  ) {
     const { scopes, expiresAt, allowedIps } = checked;
     const token = generateToken();
+    const rotation = input.inherit ? input.inherit.rotation : checked.rotation ? JSON.stringify(checked.rotation) : null;
+    const webhookSecret = input.inherit ? undefined : checked.rotation?.deliver.type === 'webhook' ? generateSigningSecret() : undefined;
+    const secret = input.inherit ? input.inherit.secret : (webhookSecret ?? null);
     const at = toStoredTime(now);
     const row = await repo.insert(executor, {
       name: input.name.trim(),
@@ -227,11 +306,35 @@ export function createKeysService(deps: KeysServiceDeps) {
       last_used_at: null,
       last_used_ip: null,
       replaces_id: input.replacesId ?? null,
+      rotation,
+      rotation_secret: secret,
     });
     await repo.bumpRevision(executor);
     const key = keyView(row, now);
     recordChange(executor, { resource: 'keys', id: row.id, before: null, after: auditedKey(key) });
-    return { key, token };
+    return { key, token, ...(webhookSecret ? { webhookSecret } : {}) };
+  }
+
+  /** Makes the successor of `old` (same name, scopes, restrictions, policy) in `trx`; the caller links or abandons it. */
+  async function makeSuccessor(trx: Executor, old: ApiKeyRow, createdBy: string, now: Date) {
+    const authority = authorityOf(old);
+    // The successor lives as long as the original was meant to (capped by policy).
+    const lifetime = old.expires_at === null ? null : Date.parse(old.expires_at) - Date.parse(old.created_at);
+    const input: CreateKeyInput = {
+      name: old.name,
+      scopes: authority.scopes,
+      purpose: old.purpose ?? undefined,
+      rateLimit: old.rate_limit ?? undefined,
+      allowedIps: authority.allowedIps ?? undefined,
+      expires: lifetime === null ? (deps.keyMaxTtlMs === null ? 'never' : undefined) : `${Math.max(1, Math.round(Math.min(lifetime, deps.keyMaxTtlMs ?? lifetime) / 1000))}s`,
+      createdBy,
+      replacesId: old.id,
+      inherit: { rotation: old.rotation, secret: old.rotation_secret },
+    };
+    const checked = plan(input, now);
+    if (!checked.ok) return checked;
+    const created = await insertKey(trx, input, checked, now);
+    return { ok: true as const, ...created, warnings: checked.warnings };
   }
 
   return {
@@ -242,6 +345,114 @@ export function createKeysService(deps: KeysServiceDeps) {
       if (!checked.ok) return checked;
       const created = await insertKey(trx, input, checked, now);
       return { ok: true, ...created, warnings: checked.warnings };
+    },
+
+    /** Keys whose rotation policy is due at `now` (or whose failed delivery is due for a retry). */
+    async dueForRotation(executor: Executor): Promise<ApiKeyRow[]> {
+      const now = clock.now();
+      const rows = await executor.selectFrom('api_keys').selectAll().where('rotation', 'is not', null).where('revoked_at', 'is', null).where('replaced_by_id', 'is', null).orderBy('id').execute();
+      return rows.filter((row) => {
+        if (keyView(row, now).status !== 'active') return false;
+        const due = rotationDueAt(row, JSON.parse(row.rotation!) as RotationPolicy);
+        return due !== null && Date.parse(due) <= now.getTime() && (row.delivery_next_at === null || Date.parse(row.delivery_next_at) <= now.getTime());
+      });
+    },
+
+    /**
+     * Scheduled rotation, step 1: a successor for `id`, recorded as pending on the old key, whose
+     * expiry is left alone until the successor has been delivered. Returns the token and what the
+     * delivery needs, or null when the key is no longer due (rotated or revoked meanwhile).
+     */
+    async prepareSuccessor(trx: Executor, id: number, createdBy: string) {
+      const now = clock.now();
+      const old = await repo.findById(trx, id);
+      if (!old || old.rotation === null || old.replaced_by_id !== null || old.rotation_pending_id !== null || keyView(old, now).status !== 'active') return null;
+      const made = await makeSuccessor(trx, old, createdBy, now);
+      if (!made.ok) return { ok: false as const, error: made.error };
+      // Conditional: of two rotations of one key racing past the checks above, only one links its
+      // successor; the other's transaction is rolled back (PostgreSQL re-checks the row it waited on).
+      const linked = await trx
+        .updateTable('api_keys')
+        .set({ rotation_pending_id: made.key.id })
+        .where('id', '=', id)
+        .where('rotation_pending_id', 'is', null)
+        .where('replaced_by_id', 'is', null)
+        .executeTakeFirst();
+      if (Number(linked.numUpdatedRows) !== 1) throw new RotationRaceLost(id);
+      return { ok: true as const, key: made.key, token: made.token, policy: JSON.parse(old.rotation) as RotationPolicy, secret: old.rotation_secret };
+    },
+
+    /** Scheduled rotation, step 2 after a delivery: links the successor and starts the grace now (never past the old key's expiry). */
+    async completeRotation(trx: Executor, id: number): Promise<KeyView | null> {
+      const now = clock.now();
+      const old = await repo.findById(trx, id);
+      if (!old || old.rotation_pending_id === null) return null;
+      const policy = JSON.parse(old.rotation!) as RotationPolicy;
+      const graceEnd = now.getTime() + parseDuration(policy.grace)!;
+      const oldExpiry = old.expires_at === null ? Infinity : Date.parse(old.expires_at);
+      const at = toStoredTime(now);
+      const rotated = await repo.update(trx, id, {
+        replaced_by_id: old.rotation_pending_id,
+        rotation_pending_id: null,
+        rotated_at: at,
+        expires_at: toStoredTime(new Date(Math.min(graceEnd, oldExpiry))),
+        updated_at: at,
+        delivery_attempted_at: at,
+        delivery_error: null,
+        delivery_next_at: null,
+        delivered_at: at,
+        delivery_failures: 0,
+      });
+      await repo.bumpRevision(trx);
+      const previous = keyView(rotated, now);
+      recordChange(trx, { resource: 'keys', id, action: 'keys.rotate', before: auditedKey(keyView(old, now)), after: auditedKey(previous) });
+      return previous;
+    },
+
+    /**
+     * Scheduled rotation after a failed delivery: the undelivered successor is revoked (its token
+     * existed only in memory, so a retry makes a fresh one), the old key keeps its expiry, and the
+     * failure is kept on it with the time of the next attempt: `retryMs` doubling per failure, at most 1 h.
+     */
+    async abandonSuccessor(trx: Executor, id: number, error: string, retryMs: number): Promise<KeyView | null> {
+      const now = clock.now();
+      const old = await repo.findById(trx, id);
+      if (!old) return null;
+      if (old.rotation_pending_id !== null) {
+        const pending = await repo.markRevoked(trx, old.rotation_pending_id, toStoredTime(now));
+        if (pending) recordChange(trx, { resource: 'keys', id: pending.id, action: 'keys.revoke', before: null, after: { revoked_at: pending.revoked_at, reason: 'undelivered successor' } });
+      }
+      const failures = old.delivery_failures + 1;
+      const wait = Math.min(retryMs * 2 ** Math.min(failures - 1, 20), 3_600_000);
+      const row = await repo.update(trx, id, {
+        rotation_pending_id: null,
+        delivery_attempted_at: toStoredTime(now),
+        delivery_error: error.slice(0, 500),
+        delivery_next_at: toStoredTime(new Date(now.getTime() + wait)),
+        delivery_failures: failures,
+      });
+      await repo.bumpRevision(trx);
+      return keyView(row, now);
+    },
+
+    /** Retire-after-pickup: brings forward the expiry of rotated keys whose successor has been used; returns the ids changed. */
+    async retirePickedUp(trx: Executor): Promise<number[]> {
+      const now = clock.now();
+      const rows = await trx.selectFrom('api_keys').selectAll().where('rotation', 'is not', null).where('replaced_by_id', 'is not', null).where('revoked_at', 'is', null).execute();
+      const changed: number[] = [];
+      for (const old of rows) {
+        const policy = JSON.parse(old.rotation!) as RotationPolicy;
+        if (policy.retire_after_pickup === null || (old.expires_at !== null && Date.parse(old.expires_at) <= now.getTime())) continue;
+        const successor = await repo.findById(trx, old.replaced_by_id!);
+        if (!successor?.first_used_at) continue;
+        const retireAt = Math.max(now.getTime(), Date.parse(successor.first_used_at) + parseDuration(policy.retire_after_pickup)!);
+        if (old.expires_at !== null && retireAt >= Date.parse(old.expires_at)) continue;
+        const row = await repo.update(trx, old.id, { expires_at: toStoredTime(new Date(retireAt)), updated_at: toStoredTime(now) });
+        await repo.bumpRevision(trx);
+        recordChange(trx, { resource: 'keys', id: old.id, action: 'keys.expire', before: auditedKey(keyView(old, now)), after: auditedKey(keyView(row, now)) });
+        changed.push(old.id);
+      }
+      return changed;
     },
 
     async list(): Promise<KeyView[]> {
@@ -271,7 +482,7 @@ export function createKeysService(deps: KeysServiceDeps) {
     },
 
     /** Changes a key's name, purpose, scopes, allowed addresses or rate limit; a key may not widen a key past itself. */
-    async update(trx: Executor, id: number, input: UpdateKeyInput, caller?: KeyAuthority): Promise<{ ok: true; key: KeyView } | KeyRefused> {
+    async update(trx: Executor, id: number, input: UpdateKeyInput, caller?: KeyAuthority): Promise<{ ok: true; key: KeyView; webhookSecret?: string } | KeyRefused> {
       const now = clock.now();
       const before = await repo.findById(trx, id);
       if (!before) return { ok: false, status: 404, error: `no key with id ${id}` };
@@ -288,6 +499,7 @@ export function createKeysService(deps: KeysServiceDeps) {
         rateLimit: (input.rateLimit === undefined ? before.rate_limit : input.rateLimit) ?? undefined,
         allowedIps: (input.allowedIps === undefined ? current.allowedIps : input.allowedIps) ?? undefined,
         createdBy: before.created_by,
+        ...(input.rotation ? { rotation: input.rotation, hostTargets: input.hostTargets } : {}),
       };
       const checked = plan(merged, now);
       if (!checked.ok) return { ok: false, status: 400, error: checked.error };
@@ -302,11 +514,13 @@ export function createKeysService(deps: KeysServiceDeps) {
         allowed_ips: checked.allowedIps === null ? null : JSON.stringify(checked.allowedIps),
         rate_limit: merged.rateLimit ?? null,
         updated_at: toStoredTime(now),
+        ...rotationColumns(before, input.rotation === undefined ? undefined : checked.rotation),
       });
       await repo.bumpRevision(trx);
       const key = keyView(row, now);
       recordChange(trx, { resource: 'keys', id, before: auditedKey(keyView(before, now)), after: auditedKey(key) });
-      return { ok: true, key };
+      const webhookSecret = row.rotation_secret !== null && row.rotation_secret !== before.rotation_secret ? row.rotation_secret : undefined;
+      return { ok: true, key, ...(webhookSecret ? { webhookSecret } : {}) };
     },
 
     /**
@@ -334,21 +548,9 @@ export function createKeysService(deps: KeysServiceDeps) {
         const denied = authorityBeyond(caller, authority);
         if (denied.length > 0) return { ok: false, status: 403, error: `this key cannot rotate a key that has ${denied.join('; ')}` };
       }
-      // The successor lives as long as the original was meant to (capped by policy).
-      const lifetime = old.expires_at === null ? null : Date.parse(old.expires_at) - Date.parse(old.created_at);
-      const input: CreateKeyInput = {
-        name: old.name,
-        scopes: authority.scopes,
-        purpose: old.purpose ?? undefined,
-        rateLimit: old.rate_limit ?? undefined,
-        allowedIps: authority.allowedIps ?? undefined,
-        expires: lifetime === null ? (deps.keyMaxTtlMs === null ? 'never' : undefined) : `${Math.max(1, Math.round(Math.min(lifetime, deps.keyMaxTtlMs ?? lifetime) / 1000))}s`,
-        createdBy: options.createdBy,
-        replacesId: id,
-      };
-      const checked = plan(input, now);
-      if (!checked.ok) return { ok: false, status: 400, error: checked.error };
-      const created = await insertKey(trx, input, checked, now);
+      if (old.rotation_pending_id !== null) return { ok: false, status: 409, error: `key ${id} is being rotated on schedule right now (its successor is being delivered)` };
+      const created = await makeSuccessor(trx, old, options.createdBy, now);
+      if (!created.ok) return { ok: false, status: 400, error: created.error };
       const graceEnd = now.getTime() + options.graceMs;
       const oldExpiry = old.expires_at === null ? Infinity : Date.parse(old.expires_at);
       const at = toStoredTime(now);
@@ -361,7 +563,7 @@ export function createKeysService(deps: KeysServiceDeps) {
       await repo.bumpRevision(trx);
       const previous = keyView(rotated, now);
       recordChange(trx, { resource: 'keys', id, action: 'keys.rotate', before: auditedKey(view), after: auditedKey(previous) });
-      return { ok: true, key: created.key, previous, token: created.token, warnings: checked.warnings };
+      return { ok: true, key: created.key, previous, token: created.token, warnings: created.warnings };
     },
 
     /**
