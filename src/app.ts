@@ -37,6 +37,7 @@ import { authoriseFields, clientAddress, createAuthHook } from './http/auth.js';
 import { AppError, errorEnvelope } from './http/errors.js';
 import { rejectNonFiniteNumbers } from './http/finite.js';
 import { createInputHook } from './http/input.js';
+import { checkFieldLimits, limitableResourceOf } from './http/limits.js';
 import { registerOpenApi } from './http/openapi.js';
 import { requestTimeZone } from './http/request-context.js';
 import { createTransact, type TransactionJoiner } from './http/transact.js';
@@ -148,6 +149,12 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     if (route.url.startsWith('/api') && !route.config?.access) {
       throw new Error(`route ${String(route.method)} ${route.url} declares no access scope`);
     }
+    // A route of a limitable resource that does not say where its id is would ignore resource limits.
+    const access = route.config?.access;
+    const limited = access && access.scope !== 'public' ? limitableResourceOf(access.scope.split('.')[0]!) : null;
+    if (limited !== null && access?.limit?.resource !== limited) {
+      throw new Error(`route ${String(route.method)} ${route.url} declares no resource limit for ${limited}`);
+    }
     routes.add(route.method, route.url, route.config?.access);
   });
 
@@ -162,7 +169,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   });
   await registerOpenApi(app, deps.version);
 
-  // Pipeline, in order: client address → Accept → token → verify → IP → scope → Time-Zone.
+  // Pipeline, in order: client address → Accept → token → verify → IP → scope → resource limit → Time-Zone.
   const authenticate = createAuthHook({ verifyKey: deps.verifyKey, clock, recordUse: deps.recordKeyUse });
   app.decorateRequest('principal', null as never);
   app.decorateRequest('clientIp', '');
@@ -183,6 +190,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   });
   app.addHook('preValidation', createInputHook(BODY_LIMIT));
   app.addHook('preValidation', authoriseFields);
+  app.addHook('preValidation', async (request) => checkFieldLimits(request));
   app.addHook('preHandler', rejectNonFiniteNumbers);
   const auditStage = createAuditStage({
     writer: deps.audit.writer,

@@ -171,7 +171,7 @@ export function keysCommand(program: Command): void {
           });
           if (options.revoke) {
             for (const row of rows) {
-              if (row.status !== 'active' || row.key_id === null) continue;
+              if ((row.status !== 'active' && row.status !== 'pending') || row.key_id === null) continue;
               const result = await service.revoke(row.key_id);
               for (const same of rows) if (same.key_id === row.key_id && result.ok) Object.assign(same, { status: 'revoked', revoked_now: true });
             }
@@ -180,7 +180,7 @@ export function keysCommand(program: Command): void {
         });
         for (const skipped of scan.skipped) process.stderr.write(`cachet: skipped ${skipped.file}: ${skipped.reason}\n`);
         // A live key left in a file is something to act on: exit 3 lets CI fail on it.
-        if (report.some((row) => row.status === 'active')) process.exitCode = 3;
+        if (report.some((row) => row.status === 'active' || row.status === 'pending')) process.exitCode = 3;
         if (options.json) return printJson({ files: scan.files, findings: report });
         if (report.length === 0) return void process.stdout.write(`no tokens found in ${scan.files} file${scan.files === 1 ? '' : 's'}\n`);
         for (const row of report) {

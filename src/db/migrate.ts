@@ -5,6 +5,7 @@ import { foundation } from './migrations/0001_foundation.js';
 import { statusContent } from './migrations/0002_status_content.js';
 import { audit } from './migrations/0003_audit.js';
 import { keyLifecycle } from './migrations/0004_key_lifecycle.js';
+import { keyLimits } from './migrations/0006_key_limits.js';
 
 function provider(database: Database): MigrationProvider {
   return {
@@ -14,6 +15,8 @@ function provider(database: Database): MigrationProvider {
         '0002_status_content': statusContent(database.dialect),
         '0003_audit': audit(database.dialect),
         '0004_key_lifecycle': keyLifecycle(),
+        // 0005 belongs to another branch.
+        '0006_key_limits': keyLimits(),
       };
     },
   };

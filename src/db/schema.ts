@@ -31,6 +31,12 @@ export interface ApiKeyTable {
   rotated_at: Generated<string | null>;
   /** First accepted use: for a successor, the proof that its consumer picked it up. */
   first_used_at: Generated<string | null>;
+  /** The key is refused before this time; null when valid from creation. */
+  not_before: Generated<string | null>;
+  /** When the server logged that the key entered the expiry warning window (once per key, across instances). */
+  expiry_warned_at: Generated<string | null>;
+  /** When the key's expiry was written to the audit trail (`keys.expire`, once). */
+  expired_recorded_at: Generated<string | null>;
 }
 
 export interface KeyRevisionTable {

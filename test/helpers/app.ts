@@ -55,7 +55,7 @@ export interface TestApp {
   dialect: Dialect;
   clock: ReturnType<typeof fixedClock>;
   /** Creates a key with `scopes` and returns its token. */
-  key(scopes: readonly string[], extra?: { expires?: string; allowedIps?: string[] }): Promise<string>;
+  key(scopes: readonly string[], extra?: { expires?: string; allowedIps?: string[]; resources?: Record<string, number[]>; notBefore?: string }): Promise<string>;
   /** Sends a request; `token` goes in X-Cachet-Token; `body` objects are sent as JSON. */
   request(options: { method?: string; url: string; token?: string; body?: unknown; headers?: Record<string, string>; query?: Record<string, string> }): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
