@@ -52,6 +52,10 @@ export interface Config {
   auditSinkMaxBytes: number;
   /** How often the shipper looks for new events (ms); not an environment setting, tests shorten it. */
   auditShipIntervalMs: number;
+  /** A key this close to its expiry is reported once in the log (`CACHET_KEY_EXPIRY_WARNING`, ms). */
+  keyExpiryWarningMs: number;
+  /** How often the server looks for keys entering the warning window or passing expiry (ms); not an environment setting. */
+  keyExpiryCheckMs: number;
 }
 
 /**
@@ -243,5 +247,7 @@ export function loadConfig(env: Env = process.env): Config {
     auditSink: parseAuditSink(env.CACHET_AUDIT_SINK),
     auditSinkMaxBytes: integer(env, 'CACHET_AUDIT_SINK_MAX_BYTES', 10 * 1024 * 1024, 4096, 2 ** 40),
     auditShipIntervalMs: 250,
+    keyExpiryWarningMs: durationSetting(env, 'CACHET_KEY_EXPIRY_WARNING', '7d'),
+    keyExpiryCheckMs: 60_000,
   };
 }

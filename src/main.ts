@@ -99,6 +99,8 @@ export interface Server {
   /** Ships the audit trail to `CACHET_AUDIT_SINK`; null when no sink is configured. */
   auditShipper: AuditShipper | null;
   verifier: KeyVerifier;
+  /** Logs keys newly inside the expiry warning window and audits keys newly expired (the timer's work, run now). */
+  sweepKeyExpiry(): Promise<void>;
   /** Writes pending `last_used_*` updates now (they are otherwise batched). */
   flushKeyUsage(): Promise<void>;
   /** Stops background work, writes pending key usage and audit events, ships what it can, closes HTTP (the database is the caller's). */
@@ -175,14 +177,34 @@ export async function createServer(
     intervalMs: config.auditCheckpointIntervalMs,
     onError: (err) => logger.error({ err }, 'audit checkpoint failed'),
   });
+  const keysAdmin = keysAdminFor(database, config, systemContext('cachet serve'), clock);
+  const sweepKeyExpiry = async (): Promise<void> => {
+    const { warned, expired } = await keysAdmin.sweepExpiry(config.keyExpiryWarningMs);
+    for (const key of warned) {
+      logger.warn({ keyId: key.id, keyName: key.name, keyPrefix: key.prefix, expiresAt: key.expires_at }, `API key ${key.id} (${key.name}) expires at ${key.expires_at}: rotate it`);
+    }
+    for (const key of expired) logger.info({ keyId: key.id, keyName: key.name, keyPrefix: key.prefix, expiresAt: key.expires_at }, `API key ${key.id} (${key.name}) has expired`);
+  };
+  let sweeping: Promise<void> | null = null;
+  const expiryTimer = setInterval(() => {
+    sweeping ??= sweepKeyExpiry()
+      .catch((err: unknown) => logger.error({ err }, 'key expiry sweep failed'))
+      .finally(() => {
+        sweeping = null;
+      });
+  }, config.keyExpiryCheckMs);
+  expiryTimer.unref();
   return {
     app,
-    keys: keysAdminFor(database, config, systemContext('cachet serve'), clock),
+    keys: keysAdmin,
+    sweepKeyExpiry,
     audit,
     auditShipper,
     verifier,
     flushKeyUsage: () => usage.flush(),
     async close() {
+      clearInterval(expiryTimer);
+      await sweeping;
       verifier.stop();
       await checkpoints.stop();
       await app.close();

@@ -45,6 +45,9 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     auditSink: null,
     auditSinkMaxBytes: 10 * 1024 * 1024,
     auditShipIntervalMs: 25,
+    keyExpiryWarningMs: 7 * 86_400_000,
+    // Tests drive the expiry sweep by hand (server.sweepKeyExpiry) with the fixed clock.
+    keyExpiryCheckMs: 3_600_000,
     ...overrides,
   };
 }

@@ -71,7 +71,7 @@ const UpdateKeyBody = Type.Object({
   purpose: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
   rate_limit: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 1_000_000 }))),
   allowed_ips: Type.Optional(CidrList),
-  resources: Type.Optional(Type.Union([ResourceLimitsSchema, Type.Null()], { description: 'A new limit map, or null to lift the limit.' })),
+  resources: Type.Optional(Type.Union([ResourceLimitsSchema, Type.Null()], { description: 'A new limit map, or `{}` to lift the limit.' })),
 });
 
 const RotateKeyBody = Type.Object({

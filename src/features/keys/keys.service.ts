@@ -135,12 +135,17 @@ export interface UpdateKeyInput {
   /** A list, or null to lift the restriction. */
   allowedIps?: readonly string[] | null;
   rateLimit?: number | null;
-  /** A limit map, or null to lift the limit. */
+  /** A limit map, or `{}` (or null) to lift the limit. */
   resources?: unknown;
 }
 
 /** A created key with its token (shown once) and anything its creator should be told about it. */
 export type CreateKeyResult = { ok: true; key: KeyView; token: string; warnings: string[] } | { ok: false; error: string };
+
+/** On update, `{}` lifts a resource limit (the API drops null fields, as Cachet does). */
+function liftsLimit(resources: unknown): boolean {
+  return resources === null || (typeof resources === 'object' && !Array.isArray(resources) && Object.keys(resources).length === 0);
+}
 
 /** An ISO 8601 time that names its zone (`Z` or `±hh:mm`); null otherwise. */
 function parseTimestamp(text: string): Date | null {
@@ -302,6 +307,34 @@ export function createKeysService(deps: KeysServiceDeps) {
       return (await repo.list(db)).map((row) => keyView(row, now));
     },
 
+    /** Live (active or pending) keys that expire within `windowMs` from now, soonest first. */
+    async expiring(windowMs: number): Promise<KeyView[]> {
+      const now = clock.now();
+      const until = now.getTime() + windowMs;
+      return (await repo.list(db))
+        .map((row) => keyView(row, now))
+        .filter((key) => (key.status === 'active' || key.status === 'pending') && key.expires_at !== null && Date.parse(key.expires_at) <= until)
+        .sort((a, b) => Date.parse(a.expires_at!) - Date.parse(b.expires_at!));
+    },
+
+    /** Keys entering the expiry warning window now: each is returned once, ever (the mark is stored). */
+    async markExpiring(executor: Executor, windowMs: number): Promise<KeyView[]> {
+      const now = clock.now();
+      const rows = await repo.markExpiryWarned(executor, toStoredTime(now), toStoredTime(new Date(now.getTime() + windowMs)));
+      return rows.map((row) => keyView(row, now));
+    },
+
+    /** Records `keys.expire` for each key that has passed its expiry since the last sweep (once per key). */
+    async recordExpired(trx: Executor): Promise<KeyView[]> {
+      const now = clock.now();
+      const rows = await repo.markExpiryRecorded(trx, toStoredTime(now));
+      return rows.map((row) => {
+        const key = keyView(row, now);
+        recordChange(trx, { resource: 'keys', id: row.id, action: 'keys.expire', before: { status: 'active', expires_at: row.expires_at }, after: { status: 'expired', expires_at: row.expires_at } });
+        return key;
+      });
+    },
+
     async show(id: number): Promise<KeyView | null> {
       const row = await repo.findById(db, id);
       return row ? keyView(row, clock.now()) : null;
@@ -340,7 +373,7 @@ export function createKeysService(deps: KeysServiceDeps) {
         purpose: (input.purpose === undefined ? before.purpose : input.purpose) ?? undefined,
         rateLimit: (input.rateLimit === undefined ? before.rate_limit : input.rateLimit) ?? undefined,
         allowedIps: (input.allowedIps === undefined ? current.allowedIps : input.allowedIps) ?? undefined,
-        resources: input.resources === undefined ? current.resources : input.resources,
+        resources: input.resources === undefined ? current.resources : liftsLimit(input.resources) ? null : input.resources,
         createdBy: before.created_by,
       };
       const checked = plan(merged, now);
