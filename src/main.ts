@@ -244,6 +244,8 @@ export async function serve(config: Config, logger: Logger): Promise<{ close(): 
     }
   }
   warnAboutExposedFiles(config, logger);
+  // Report keys already close to (or past) their expiry now rather than a minute after start.
+  await server.sweepKeyExpiry().catch((err: unknown) => logger.error({ err }, 'key expiry sweep failed'));
   const address = await server.app.listen({ port: config.port, host: config.host });
   let closing: Promise<void> | null = null;
   return {
