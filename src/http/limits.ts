@@ -133,6 +133,14 @@ export function checkFieldLimits(request: FastifyRequest): void {
 }
 
 /**
+ * The ids of `resource` the caller's key may see, or null when it is not limited on it: for
+ * records of one resource embedded in another's answer (a group's components).
+ */
+export function limitedIds(request: FastifyRequest, resource: LimitedResource): readonly number[] | null {
+  return limitsOf(request)?.[resource] ?? null;
+}
+
+/**
  * The ids a list may show: the key's list for the route's limited resource, or null for no
  * filter. Every list of a limited resource passes this to its query (`PageRequest.onlyIds`).
  */

@@ -69,6 +69,20 @@ for (const dialect of await dialects()) {
       assert.equal(json(await t.request({ url: '/api/v1/components', token: other })).meta.pagination.total, 3);
     });
 
+    it("keeps components outside a key's limit out of the groups it reads", async () => {
+      const group = await post('/api/v1/components/groups', { name: 'hidden team', visible: 0 });
+      const members: number[] = [];
+      for (let i = 0; i < 2; i++) members.push(await post('/api/v1/components', { name: `g${i}`, status: 1, group_id: group }));
+      const key = await t.key(['component-groups.read'], { resources: { components: [members[0]!] } });
+      const shown = json(await t.request({ url: `/api/v1/components/groups/${group}`, token: key })).data;
+      assert.deepEqual(shown.enabled_components.map((c: { id: number }) => c.id), [members[0]]);
+      const listed = json(await t.request({ url: '/api/v1/components/groups', token: key })).data.find((g: { id: number }) => g.id === group);
+      assert.deepEqual(listed.enabled_components.map((c: { id: number }) => c.id), [members[0]]);
+      const unlimited = json(await t.request({ url: `/api/v1/components/groups/${group}`, token: admin })).data;
+      assert.equal(unlimited.enabled_components.length, 2);
+      for (const id of members) await t.request({ method: 'DELETE', url: `/api/v1/components/${id}`, token: admin });
+    });
+
     it('limits incident updates by their incident and metric points by their metric', async () => {
       const [mine, other] = incident as [number, number];
       const key = await t.key(['incident-updates.manage'], { resources: { incidents: [mine] } });

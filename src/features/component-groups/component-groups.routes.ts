@@ -4,7 +4,7 @@ import type { DB } from '../../db/schema.js';
 import type { ApiApp } from '../../http/app-types.js';
 import { callerHolds } from '../../http/auth.js';
 import { found } from '../../http/errors.js';
-import { allowedIds } from '../../http/limits.js';
+import { allowedIds, limitedIds } from '../../http/limits.js';
 import { itemEnvelope, listEnvelope, listParams, paginated } from '../../http/list.js';
 import { IdParams, parseId } from '../../http/params.js';
 import { noContentWithErrors, withErrors } from '../../http/responses.js';
@@ -46,7 +46,7 @@ export function componentGroupsRoutes(app: ApiApp, { db, transact, groups, perPa
     async (request) => {
       const query = request.query as Record<string, unknown>;
       const params = { ...listParams(query, GROUP_SORTABLE, perPageMax), onlyIds: allowedIds(request) };
-      const { total, items } = await groups.list(db, filtersOf(query), params, callerHolds(request, 'component-groups.read'), request.timeZone);
+      const { total, items } = await groups.list(db, filtersOf(query), params, callerHolds(request, 'component-groups.read'), request.timeZone, limitedIds(request, 'components'));
       return paginated(request, params, total, items);
     },
   );
@@ -58,7 +58,7 @@ export function componentGroupsRoutes(app: ApiApp, { db, transact, groups, perPa
       config: { access: { scope: 'component-groups.read', guest: true, action: 'component-groups.show', limit: { resource: 'component-groups', param: 'id' } } },
     },
     async (request) => ({
-      data: found(await groups.show(db, parseId(request.params.id), callerHolds(request, 'component-groups.read'), request.timeZone)),
+      data: found(await groups.show(db, parseId(request.params.id), callerHolds(request, 'component-groups.read'), request.timeZone, limitedIds(request, 'components'))),
     }),
   );
 
