@@ -37,7 +37,7 @@ import { authoriseFields, clientAddress, createAuthHook } from './http/auth.js';
 import { AppError, errorEnvelope } from './http/errors.js';
 import { rejectNonFiniteNumbers } from './http/finite.js';
 import { createInputHook } from './http/input.js';
-import { checkFieldLimits, limitableResourceOf } from './http/limits.js';
+import { checkFieldLimits, enforceListFiltered, limitableResourceOf } from './http/limits.js';
 import { registerOpenApi } from './http/openapi.js';
 import { requestTimeZone } from './http/request-context.js';
 import { createTransact, type TransactionJoiner } from './http/transact.js';
@@ -178,6 +178,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   app.decorateRequest('refusal', null);
   app.decorateRequest('refusedKeyId', null);
   app.decorateRequest('auditCommitted', false);
+  app.decorateRequest('resourceLimitApplied', false);
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     request.principal = { type: 'anonymous' };
     // Names the request in the audit trail and the logs, so a client can quote it.
@@ -197,6 +198,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     batcher: deps.audit.batcher,
     onError: (err, request) => request.log.error({ err }, 'audit event could not be written; answered 503'),
   });
+  app.addHook('onSend', enforceListFiltered);
   app.addHook('onSend', auditStage.onSend);
   app.addHook('onResponse', async (request, reply) => {
     const principal = request.principal;

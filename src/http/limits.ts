@@ -5,8 +5,8 @@
  * fields that reach another resource in `preValidation` (`checkFieldLimits`), so no handler can
  * forget it. Lists are the one place a handler takes part: it filters its query by `allowedIds`.
  */
-import type { FastifyRequest } from 'fastify';
-import { refused } from './errors.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { errorEnvelope, refused } from './errors.js';
 import type { Resource } from './scopes.js';
 
 /** Resources a key can be limited to listed ids of, each with the scope resources its routes use. */
@@ -145,8 +145,31 @@ export function limitedIds(request: FastifyRequest, resource: LimitedResource): 
  * filter. Every list of a limited resource passes this to its query (`PageRequest.onlyIds`).
  */
 export function allowedIds(request: FastifyRequest): readonly number[] | null {
+  request.resourceLimitApplied = true;
   const limit = request.routeOptions.config.access?.limit;
   const limits = limitsOf(request);
   if (!limit || !limits) return null;
   return limits[limit.resource] ?? null;
+}
+
+/**
+ * `onSend`, before the audit stage: a list route of a limited resource that answered a limited
+ * key without asking `allowedIds` may have shown records outside the limit, so its answer is
+ * replaced by a 500 (fail closed) and the fault logged. The security test keeps this from happening.
+ */
+export async function enforceListFiltered(request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  const limit = request.routeOptions.config.access?.limit;
+  if (!limit?.lists || request.resourceLimitApplied || reply.statusCode >= 400) return payload;
+  const limits = limitsOf(request);
+  if (!limits || limits[limit.resource] === undefined) return payload;
+  request.log.error({ route: request.routeOptions.url }, 'a list of a limited resource did not apply the key\'s resource limit; answered 500');
+  reply.code(500).type('application/json');
+  return JSON.stringify(errorEnvelope(500));
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set when the handler asked `allowedIds`: a list of a limited resource must. */
+    resourceLimitApplied: boolean;
+  }
 }

@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { buildTestApp, json, type TestApp } from '../helpers/app.js';
+import { createLogger } from '../../src/logger.js';
+import { createServer } from '../../src/main.js';
+import { buildTestApp, json, testConfig, type TestApp } from '../helpers/app.js';
 import { dialects } from '../helpers/dialects.js';
 
 for (const dialect of await dialects()) {
@@ -81,6 +83,28 @@ for (const dialect of await dialects()) {
       const unlimited = json(await t.request({ url: `/api/v1/components/groups/${group}`, token: admin })).data;
       assert.equal(unlimited.enabled_components.length, 2);
       for (const id of members) await t.request({ method: 'DELETE', url: `/api/v1/components/${id}`, token: admin });
+    });
+
+    it('answers 500 rather than an unfiltered list when a list handler forgets allowedIds', async () => {
+      const fresh = await createServer(testConfig(), createLogger('silent'), t.database, t.clock);
+      try {
+        fresh.app.get(
+          '/api/v1/components-unfiltered',
+          { config: { access: { scope: 'components.read', action: 'components.list', limit: { resource: 'components', lists: true } } } },
+          async () => ({ data: component }),
+        );
+        await fresh.app.ready();
+        const limited = await fresh.keys.create({ name: 'limited', scopes: ['components.read'], resources: { components: [component[0]!] }, createdBy: 'cli' });
+        const unlimited = await fresh.keys.create({ name: 'unlimited', scopes: ['components.read'], createdBy: 'cli' });
+        assert.ok(limited.ok && unlimited.ok);
+        const send = (token: string) => fresh.app.inject({ url: '/api/v1/components-unfiltered', headers: { accept: 'application/json', 'x-cachet-token': token } });
+        const refused = await send(limited.token);
+        assert.equal(refused.statusCode, 500);
+        assert.equal(json(refused).data, undefined, 'the unfiltered list leaked');
+        assert.equal((await send(unlimited.token)).statusCode, 200);
+      } finally {
+        await fresh.close();
+      }
     });
 
     it('limits incident updates by their incident and metric points by their metric', async () => {
