@@ -39,6 +39,7 @@ import type { RateLimiter } from './infra/rate-limit.js';
 import { AppError, errorEnvelope } from './http/errors.js';
 import { rejectNonFiniteNumbers } from './http/finite.js';
 import { createInputHook } from './http/input.js';
+import { checkFieldLimits, enforceListFiltered, limitableResourceOf } from './http/limits.js';
 import { registerOpenApi } from './http/openapi.js';
 import { requestTimeZone } from './http/request-context.js';
 import { createTransact, type TransactionJoiner } from './http/transact.js';
@@ -177,6 +178,12 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     if (route.url.startsWith('/api') && !route.config?.access) {
       throw new Error(`route ${String(route.method)} ${route.url} declares no access scope`);
     }
+    // A route of a limitable resource that does not say where its id is would ignore resource limits.
+    const access = route.config?.access;
+    const limited = access && access.scope !== 'public' ? limitableResourceOf(access.scope.split('.')[0]!) : null;
+    if (limited !== null && access?.limit?.resource !== limited) {
+      throw new Error(`route ${String(route.method)} ${route.url} declares no resource limit for ${limited}`);
+    }
     routes.add(route.method, route.url, route.config?.access);
   });
 
@@ -191,7 +198,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   });
   await registerOpenApi(app, { version: deps.version, publicUrl: config.publicUrl });
 
-  // Pipeline, in order: client address → Accept → token → verify → IP → scope → Time-Zone.
+  // Pipeline, in order: client address → Accept → token → verify → rate limit → IP → scope → resource limit → Time-Zone.
   const auth = createAuthStages({ verifyKey: deps.verifyKey, clock, recordUse: deps.recordKeyUse });
   const rateLimit = createRateLimitStage({
     limiter: deps.rateLimiter,
@@ -233,6 +240,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
       request.timeZone = requestTimeZone(request.headers, config.timezone);
     }],
   ];
+  app.decorateRequest('resourceLimitApplied', false);
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     // Names the request in the audit trail and the logs, so a client can quote it.
     reply.header('x-request-id', request.id);
@@ -240,12 +248,14 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   });
   app.addHook('preValidation', createInputHook(BODY_LIMIT));
   app.addHook('preValidation', authoriseFields);
+  app.addHook('preValidation', async (request) => checkFieldLimits(request));
   app.addHook('preHandler', rejectNonFiniteNumbers);
   const auditStage = createAuditStage({
     writer: deps.audit.writer,
     batcher: deps.audit.batcher,
     onError: (err, request) => request.log.error({ err }, 'audit event could not be written; answered 503'),
   });
+  app.addHook('onSend', enforceListFiltered);
   app.addHook('onSend', auditStage.onSend);
   app.addHook('onResponse', async (request, reply) => {
     const principal = request.principal;

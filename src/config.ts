@@ -64,6 +64,10 @@ export interface Config {
   keyRotationIntervalMs: number;
   /** Longest a webhook or command delivery may take (`CACHET_DELIVERY_TIMEOUT`). */
   deliveryTimeoutMs: number;
+  /** A key this close to its expiry is reported once in the log (`CACHET_KEY_EXPIRY_WARNING`, ms). */
+  keyExpiryWarningMs: number;
+  /** How often the server looks for keys entering the warning window or passing expiry (ms); not an environment setting. */
+  keyExpiryCheckMs: number;
 }
 
 /**
@@ -280,5 +284,7 @@ export function loadConfig(env: Env = process.env): Config {
     webhookAllowPrivate: flag(env, 'CACHET_WEBHOOK_ALLOW_PRIVATE'),
     keyRotationIntervalMs: env.CACHET_KEY_ROTATION_INTERVAL?.trim() === '0' ? 0 : durationSetting(env, 'CACHET_KEY_ROTATION_INTERVAL', '30s'),
     deliveryTimeoutMs: durationSetting(env, 'CACHET_DELIVERY_TIMEOUT', '10s'),
+    keyExpiryWarningMs: durationSetting(env, 'CACHET_KEY_EXPIRY_WARNING', '7d'),
+    keyExpiryCheckMs: 60_000,
   };
 }

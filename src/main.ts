@@ -128,6 +128,8 @@ export interface Server {
   verifier: KeyVerifier;
   /** Scheduled key rotation; its timer runs every `keyRotationIntervalMs`. */
   rotation: RotationScheduler;
+  /** Logs keys newly inside the expiry warning window and audits keys newly expired (the timer's work, run now). */
+  sweepKeyExpiry(): Promise<void>;
   /** Writes pending `last_used_*` updates now (they are otherwise batched). */
   flushKeyUsage(): Promise<void>;
   /** Stops background work, writes pending key usage and audit events, ships what it can, closes HTTP (the database is the caller's). */
@@ -214,15 +216,35 @@ export async function createServer(
   });
   const rotation = rotationSchedulerFor(database, config, systemContext('cachet serve'), clock, () => verifier.invalidate());
   if (config.keyRotationIntervalMs > 0) rotation.start(config.keyRotationIntervalMs, (err) => logger.error({ err }, 'scheduled key rotation failed'));
+  const keysAdmin = keysAdminFor(database, config, systemContext('cachet serve'), clock);
+  const sweepKeyExpiry = async (): Promise<void> => {
+    const { warned, expired } = await keysAdmin.sweepExpiry(config.keyExpiryWarningMs);
+    for (const key of warned) {
+      logger.warn({ keyId: key.id, keyName: key.name, keyPrefix: key.prefix, expiresAt: key.expires_at }, `API key ${key.id} (${key.name}) expires at ${key.expires_at}: rotate it`);
+    }
+    for (const key of expired) logger.info({ keyId: key.id, keyName: key.name, keyPrefix: key.prefix, expiresAt: key.expires_at }, `API key ${key.id} (${key.name}) has expired`);
+  };
+  let sweeping: Promise<void> | null = null;
+  const expiryTimer = setInterval(() => {
+    sweeping ??= sweepKeyExpiry()
+      .catch((err: unknown) => logger.error({ err }, 'key expiry sweep failed'))
+      .finally(() => {
+        sweeping = null;
+      });
+  }, config.keyExpiryCheckMs);
+  expiryTimer.unref();
   return {
     app,
-    keys: keysAdminFor(database, config, systemContext('cachet serve'), clock),
+    keys: keysAdmin,
+    sweepKeyExpiry,
     audit,
     auditShipper,
     verifier,
     rotation,
     flushKeyUsage: () => usage.flush(),
     async close() {
+      clearInterval(expiryTimer);
+      await sweeping;
       verifier.stop();
       await rotation.stop();
       await checkpoints.stop();
@@ -313,6 +335,8 @@ export async function serve(config: Config, logger: Logger): Promise<{ close(): 
     }
   }
   warnAboutExposedFiles(config, logger);
+  // Report keys already close to (or past) their expiry now rather than a minute after start.
+  await server.sweepKeyExpiry().catch((err: unknown) => logger.error({ err }, 'key expiry sweep failed'));
   const address = await server.app.listen({ port: config.port, host: config.host });
   let closing: Promise<void> | null = null;
   return {

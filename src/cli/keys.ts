@@ -15,6 +15,30 @@ function keyId(text: string): number {
   return Number(text);
 }
 
+/**
+ * `components:7,9;incidents:3` → `{components: [7, 9], incidents: [3]}`. Ids that are not whole
+ * numbers are passed on as text so the service names them in its refusal.
+ */
+export function parseResourcesOption(text: string): Record<string, Array<number | string>> {
+  const limits: Record<string, Array<number | string>> = {};
+  for (const part of text.split(';').map((p) => p.trim()).filter(Boolean)) {
+    const colon = part.indexOf(':');
+    if (colon <= 0) throw new CliError(`--resources: "${part}" must be RESOURCE:ID[,ID…], e.g. components:7,9;incidents:3`);
+    const resource = part.slice(0, colon).trim();
+    const ids = part.slice(colon + 1).split(',').map((id) => id.trim()).filter(Boolean);
+    limits[resource] = [...(limits[resource] ?? []), ...ids.map((id) => (/^\d{1,15}$/.test(id) ? Number(id) : id))];
+  }
+  if (Object.keys(limits).length === 0) throw new CliError('--resources: give RESOURCE:ID[,ID…], e.g. components:7,9;incidents:3');
+  return limits;
+}
+
+/** `components:7,9;incidents:3`, the form `--resources` takes. */
+function formatResources(resources: Readonly<Record<string, readonly number[]>>): string {
+  return Object.entries(resources)
+    .map(([resource, ids]) => `${resource}:${ids.join(',')}`)
+    .join(';');
+}
+
 function describe(key: KeyView): string {
   return [
     `id          ${key.id}`,
@@ -23,6 +47,8 @@ function describe(key: KeyView): string {
     `scopes      ${key.scopes.join(', ')}`,
     `status      ${key.status}`,
     `expires_at  ${key.expires_at ?? 'never'}`,
+    ...(key.not_before ? [`not_before  ${key.not_before}`] : []),
+    ...(key.resources ? [`resources   ${formatResources(key.resources)}`] : []),
     ...(key.allowed_ips ? [`allowed_ips ${key.allowed_ips.join(', ')}`] : []),
     ...(key.rate_limit ? [`rate_limit  ${key.rate_limit}/min`] : []),
     ...(key.purpose ? [`purpose     ${key.purpose}`] : []),
@@ -100,9 +126,24 @@ export function keysCommand(program: Command): void {
     .option('--deliver <target>', 'with --rotate-every: file:/absolute/path (written atomically, mode 0600) or an http(s) webhook URL (signed)')
     .option('--deliver-command <json>', 'with --rotate-every: a command as a JSON list, absolute program first; it gets the token on stdin')
     .option('--retire-after-pickup <duration>', "with --rotate-every: retire the old key this long after the successor's first use")
+    .option('--resources <limits>', "limit the key to listed ids per resource, e.g. 'components:7,9;incidents:3'")
+    .option('--not-before <time>', 'ISO 8601 time (with Z or an offset) before which the key is refused')
     .option('--json', 'print JSON')
     .action(
-      action(async (options: { name: string; scopes: string; expires?: string; purpose?: string; rateLimit?: string; allowedIps?: string; json?: boolean } & RotationOptions) => {
+      action(
+        async (
+          options: {
+            name: string;
+            scopes: string;
+            expires?: string;
+            purpose?: string;
+            rateLimit?: string;
+            allowedIps?: string;
+            resources?: string;
+            notBefore?: string;
+            json?: boolean;
+          } & RotationOptions,
+        ) => {
         const rotation = rotationFromOptions(options);
         if (options.rateLimit !== undefined && !/^\d+$/.test(options.rateLimit)) throw new CliError('--rate-limit must be a whole number');
         const result = await withKeys('create', (service) =>
@@ -113,6 +154,8 @@ export function keysCommand(program: Command): void {
             purpose: options.purpose,
             rateLimit: options.rateLimit === undefined ? undefined : Number(options.rateLimit),
             allowedIps: options.allowedIps?.split(','),
+            resources: options.resources === undefined ? undefined : parseResourcesOption(options.resources),
+            notBefore: options.notBefore,
             createdBy: 'cli',
             ...(rotation ? { rotation, hostTargets: true } : {}),
           }),
@@ -156,13 +199,20 @@ export function keysCommand(program: Command): void {
 
   keys
     .command('list')
-    .description('list keys (never their tokens)')
+    .description('list keys (never their tokens); --expiring lists the live keys that expire within a window')
+    .option('--expiring [window]', 'only live keys expiring within this duration (default 7d), soonest first')
     .option('--json', 'print JSON')
     .action(
-      action(async (options: { json?: boolean }) => {
-        const list = await withKeys('list', (service) => service.list());
+      action(async (options: { expiring?: string | true; json?: boolean }) => {
+        let windowMs: number | null = null;
+        if (options.expiring !== undefined) {
+          const text = options.expiring === true ? '7d' : options.expiring;
+          windowMs = parseDuration(text);
+          if (windowMs === null) throw new CliError(`--expiring must be a duration such as 7d, 24h or 90m; got "${text}"`);
+        }
+        const list = await withKeys('list', (service) => (windowMs === null ? service.list() : service.expiring(windowMs)));
         if (options.json) return printJson(list);
-        if (list.length === 0) return void process.stdout.write('no keys\n');
+        if (list.length === 0) return void process.stdout.write(windowMs === null ? 'no keys\n' : `no keys expire within ${String(options.expiring === true ? '7d' : options.expiring)}\n`);
         const rows = list.map((k) => [String(k.id), k.prefix, k.status, k.expires_at ?? 'never', k.name, k.scopes.join(',')]);
         const header = ['ID', 'PREFIX', 'STATUS', 'EXPIRES', 'NAME', 'SCOPES'];
         const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -269,7 +319,7 @@ export function keysCommand(program: Command): void {
           });
           if (options.revoke) {
             for (const row of rows) {
-              if (row.status !== 'active' || row.key_id === null) continue;
+              if ((row.status !== 'active' && row.status !== 'pending') || row.key_id === null) continue;
               const result = await service.revoke(row.key_id);
               for (const same of rows) if (same.key_id === row.key_id && result.ok) Object.assign(same, { status: 'revoked', revoked_now: true });
             }
@@ -278,7 +328,7 @@ export function keysCommand(program: Command): void {
         });
         for (const skipped of scan.skipped) process.stderr.write(`cachet: skipped ${skipped.file}: ${skipped.reason}\n`);
         // A live key left in a file is something to act on: exit 3 lets CI fail on it.
-        if (report.some((row) => row.status === 'active')) process.exitCode = 3;
+        if (report.some((row) => row.status === 'active' || row.status === 'pending')) process.exitCode = 3;
         if (options.json) return printJson({ files: scan.files, findings: report });
         if (report.length === 0) return void process.stdout.write(`no tokens found in ${scan.files} file${scan.files === 1 ? '' : 's'}\n`);
         for (const row of report) {

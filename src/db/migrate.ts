@@ -6,6 +6,7 @@ import { statusContent } from './migrations/0002_status_content.js';
 import { audit } from './migrations/0003_audit.js';
 import { keyLifecycle } from './migrations/0004_key_lifecycle.js';
 import { rotationPolicies } from './migrations/0005_rotation_policies.js';
+import { keyLimits } from './migrations/0006_key_limits.js';
 
 function provider(database: Database): MigrationProvider {
   return {
@@ -16,6 +17,7 @@ function provider(database: Database): MigrationProvider {
         '0003_audit': audit(database.dialect),
         '0004_key_lifecycle': keyLifecycle(),
         '0005_rotation_policies': rotationPolicies(),
+        '0006_key_limits': keyLimits(),
       };
     },
   };

@@ -9,6 +9,8 @@ export interface PageRequest {
   /** A column name already checked against the list's allow-list, or null for the default order. */
   sort: string | null;
   direction: 'asc' | 'desc';
+  /** A key's resource limit (`allowedIds`): only rows with these ids, in the count as in the page; null or absent for all. */
+  onlyIds?: readonly number[] | null;
 }
 
 /**
@@ -21,6 +23,11 @@ export async function fetchPage<TB extends keyof DB, O>(
   page: PageRequest,
   defaultOrder: { column: string; direction: 'asc' | 'desc' } = { column: 'id', direction: 'asc' },
 ): Promise<{ total: number; rows: O[] }> {
+  if (page.onlyIds) {
+    const ids = page.onlyIds;
+    // An empty list matches nothing; `in ()` is not valid SQL.
+    query = query.where(sql.ref(`${String(table)}.id`), 'in', ids.length > 0 ? [...ids] : [-1]);
+  }
   const counted = await query
     .clearSelect()
     .clearOrderBy()

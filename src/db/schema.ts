@@ -45,6 +45,12 @@ export interface ApiKeyTable {
   delivered_at: Generated<string | null>;
   /** Failed deliveries since the last success (drives the backoff). */
   delivery_failures: Generated<number>;
+  /** The key is refused before this time; null when valid from creation. */
+  not_before: Generated<string | null>;
+  /** When the server logged that the key entered the expiry warning window (once per key, across instances). */
+  expiry_warned_at: Generated<string | null>;
+  /** When the key's expiry was written to the audit trail (`keys.expire`, once). */
+  expired_recorded_at: Generated<string | null>;
 }
 
 export interface LeaseTable {

@@ -1,5 +1,6 @@
 /** What a route declares about who may call it; every `/api` route must declare this (deny by default). */
 import type { BlockList } from 'node:net';
+import type { LimitedResource, ResourceLimit, ResourceLimits } from './limits.js';
 import type { Scope } from './scopes.js';
 
 /** The access rule a route carries in its `config.access`. */
@@ -24,6 +25,17 @@ export interface RouteAccess {
    * Checked once the body is read, before validation and the handler, so a refused write changes nothing.
    */
   fieldScopes?: Readonly<Record<string, Scope>>;
+  /**
+   * The limitable resource the route touches and where its id is (see limits.ts). Start-up
+   * refuses a route of a limitable resource that declares none.
+   */
+  limit?: ResourceLimit;
+  /**
+   * Body fields naming a record of a limitable resource (an incident's `component_id`), checked
+   * against the key's limits once the body is read; `with` lists fields that touch the same
+   * record without naming it (`component_status`).
+   */
+  fieldLimits?: ReadonlyArray<{ field: string; resource: LimitedResource; with?: readonly string[] }>;
 }
 
 /** A verified API key, as the request pipeline sees it. Holds no secret. */
@@ -38,13 +50,15 @@ export interface KeyPrincipal {
   allowedCidrs: readonly string[] | null;
   /** Requests per minute; null for the server default. */
   rateLimit: number | null;
+  /** Ids the key may act on, per limited resource; null for no resource limit. */
+  resources: ResourceLimits | null;
 }
 
 /** Who is making a request. */
 export type Principal = { type: 'anonymous' } | { type: 'key'; key: KeyPrincipal };
 
 /** Why a presented token was refused. */
-export type KeyRefusal = 'unknown' | 'expired' | 'revoked' | 'rotated';
+export type KeyRefusal = 'unknown' | 'expired' | 'revoked' | 'rotated' | 'not_yet_valid';
 
 /** Looks a token up (cache, then store) and checks its state at `now`. */
 export type VerifyKey = (

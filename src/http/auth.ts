@@ -1,6 +1,7 @@
 /**
  * The authentication and authorisation stages of the request pipeline (DESIGN.md §3):
- * token parse (shape + checksum) → verify (cache, then store) → IP check → scope check.
+ * token parse (shape + checksum) → verify (cache, then store) → IP check → scope check →
+ * resource limit (limits.ts).
  * Everything is decided in `onRequest`, before the body is read, so an unauthorised
  * caller never costs a body parse and never learns what the body schema expects.
  */
@@ -10,11 +11,18 @@ import { displayPrefix, isWellFormedToken } from '../infra/token.js';
 import type { Clock } from '../infra/clock.js';
 import type { KeyRefusal, Principal, VerifyKey } from './access.js';
 import { refused, type RefusalReason } from './errors.js';
+import { checkResourceLimit } from './limits.js';
 import { scopeGrants, type Scope } from './scopes.js';
 
 const ANONYMOUS: Principal = { type: 'anonymous' };
 
-const REASONS: Record<KeyRefusal, RefusalReason> = { unknown: 'key_unknown', expired: 'key_expired', revoked: 'key_revoked', rotated: 'key_rotated' };
+const REASONS: Record<KeyRefusal, RefusalReason> = {
+  unknown: 'key_unknown',
+  expired: 'key_expired',
+  revoked: 'key_revoked',
+  rotated: 'key_rotated',
+  not_yet_valid: 'key_not_yet_valid',
+};
 
 /**
  * `::ffff:1.2.3.4` → `1.2.3.4`, so IPv4 rules match IPv4 clients on dual-stack sockets; an IPv6
@@ -110,6 +118,7 @@ export function createAuthStages({ verifyKey, clock, recordUse }: AuthOptions) {
     if (access.scope !== 'public' && !scopeGrants(key.scopes, access.scope)) {
       throw refused('scope_missing', `This API key lacks the ${access.scope} scope.`);
     }
+    checkResourceLimit(request);
     recordUse?.(key.id, request.clientIp, clock.now());
   }
 

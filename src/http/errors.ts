@@ -45,6 +45,7 @@ export const REFUSALS = {
   },
   key_unknown: { status: 401, message: 'The API key is not recognised.' },
   key_expired: { status: 401, message: 'The API key has expired.' },
+  key_not_yet_valid: { status: 401, message: 'The API key is not valid yet: it may only be used from its not_before time.' },
   key_revoked: { status: 401, message: 'The API key has been revoked.' },
   key_rotated: { status: 401, message: 'The API key was rotated and its grace period is over: use the key that replaced it.' },
   scope_missing: { status: 403, message: 'This API key lacks the scope this request needs.' },

@@ -27,6 +27,25 @@ for (const dialect of await dialects()) {
       return t.request({ method: 'POST', url: '/api/v1/keys', token, body });
     }
 
+    it('shows a key its own resource limit and start time (/keys/self), and records them in the create event', async () => {
+      const notBefore = new Date(t.clock.now().getTime() - HOUR).toISOString();
+      const response = await create(admin, { name: 'limited', scopes: ['components.read'], resources: { components: [4, 2] }, not_before: notBefore });
+      assert.equal(response.statusCode, 200, response.body);
+      const { id, token } = json(response).data as { id: number; token: string };
+      const self = json(await t.request({ url: '/api/v1/keys/self', token })).data;
+      assert.deepEqual(self.resources, { components: [2, 4] });
+      assert.equal(self.not_before, notBefore);
+      assert.equal(self.status, 'active');
+      const event = await t.database.db.selectFrom('audit_events').selectAll().where('action', '=', 'keys.create').where('resource_id', '=', String(id)).executeTakeFirstOrThrow();
+      const changes = JSON.parse(event.changes!) as Record<string, [unknown, unknown]>;
+      assert.deepEqual(changes.resources, [null, { components: [2, 4] }]);
+      assert.deepEqual(changes.not_before, [null, notBefore]);
+      assert.ok(!event.changes!.includes(token.slice(12)));
+      const plain = json(await t.request({ url: '/api/v1/keys/self', token: admin })).data;
+      assert.equal(plain.resources, null);
+      assert.equal(plain.not_before, null);
+    });
+
     it('creates a key whose token is shown once, then lists and shows it by prefix only', async () => {
       const response = await create(admin, { name: 'monitor', scopes: ['components.manage'], expires: '30d', purpose: 'uptime checks', allowed_ips: ['10.0.0.0/8', '::1'] });
       assert.equal(response.statusCode, 200, response.body);

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { RouteEntry } from '../../src/app.js';
+import { LIMITABLE, limitableResourceOf } from '../../src/http/limits.js';
 import { ALL_SCOPES, isScope, type Scope } from '../../src/http/scopes.js';
 import { generateToken } from '../../src/infra/token.js';
 import { createLogger } from '../../src/logger.js';
@@ -22,6 +23,22 @@ function allBut(required: Scope): Scope[] {
 function concreteUrl(route: RouteEntry): string {
   // Key 1 is the test's own `*` key: keys routes address a key that does not exist, so none is revoked or rotated.
   return route.url.replace(/:[^/]+/g, route.url.startsWith('/api/v1/keys/') ? '999999' : '1');
+}
+
+/** One record of each limitable resource, created through the API (a new limitable resource needs an entry). */
+const SEEDS: Record<string, { url: string; body: Record<string, unknown> }> = {
+  components: { url: '/api/v1/components', body: { name: 'limited', status: 1 } },
+  'component-groups': { url: '/api/v1/components/groups', body: { name: 'limited', visible: 1 } },
+  incidents: { url: '/api/v1/incidents', body: { name: 'limited', message: 'm', status: 1, visible: 1 } },
+  metrics: { url: '/api/v1/metrics', body: { name: 'limited', suffix: 'ms', description: 'd', default_value: 0, display_chart: 1 } },
+  schedules: { url: '/api/v1/schedules', body: { name: 'limited', status: 0, scheduled_at: '2026-12-01 10:00' } },
+  'incident-templates': { url: '/api/v1/incidents/templates', body: { name: 'limited', template: 'x' } },
+};
+
+/** The route's URL with its limit parameter set to `id` (other parameters 1). */
+function urlWithId(route: RouteEntry, id: number): string {
+  const param = route.access!.limit!.param!;
+  return route.url.replace(new RegExp(`:${param}(?=/|$)`), String(id)).replace(/:[^/]+/g, '1');
 }
 
 function changeOneCharacter(token: string): string {
@@ -132,6 +149,83 @@ for (const dialect of await dialects()) {
       } finally {
         t.clock.advance(-2 * 3_600_000);
       }
+    });
+
+    describe('resource limits', () => {
+      /** Two records of each limitable resource: keys are limited to the first. */
+      const ids = new Map<string, { allowed: number; other: number }>();
+      const limitedKeys = new Map<string, string>();
+      before(async () => {
+        for (const resource of Object.keys(LIMITABLE)) {
+          const seed = SEEDS[resource];
+          assert.ok(seed, `no seed for limitable resource ${resource}: add one to SEEDS`);
+          const made: number[] = [];
+          for (let i = 0; i < 2; i++) {
+            const response = await t.request({ method: 'POST', url: seed.url, token: everything, body: { ...seed.body, name: `${String(seed.body.name)}-${i}` } });
+            assert.equal(response.statusCode, 200, `seeding ${resource}: ${response.body}`);
+            made.push(json(response).data.id as number);
+          }
+          ids.set(resource, { allowed: made[0]!, other: made[1]! });
+        }
+      });
+      /** A key with the route's scope, limited to the first record of the route's resource. */
+      async function limitedKey(route: RouteEntry): Promise<string> {
+        const { scope, limit } = route.access!;
+        const name = `${scope}|${limit!.resource}`;
+        if (!limitedKeys.has(name)) limitedKeys.set(name, await t.key([scope], { resources: { [limit!.resource]: [ids.get(limit!.resource)!.allowed] } }));
+        return limitedKeys.get(name)!;
+      }
+      const limitedRoutes = () => routes.filter((r) => r.access?.limit);
+
+      it('every route of a limitable resource declares its limit', () => {
+        assert.ok(limitedRoutes().length >= 30, `only ${limitedRoutes().length} limited routes`);
+        for (const route of routes) {
+          const scope = route.access!.scope;
+          const resource = scope === 'public' ? null : limitableResourceOf(scope.split('.')[0]!);
+          assert.equal(route.access!.limit?.resource ?? null, resource, `${route.method} ${route.url}`);
+        }
+      });
+
+      it('every list of a limited resource shows only the allowed ids, and its count agrees', async () => {
+        const lists = limitedRoutes().filter((r) => r.access!.limit!.lists);
+        assert.ok(lists.length >= Object.keys(LIMITABLE).length, 'a limitable resource without a list route');
+        for (const route of lists) {
+          const { allowed } = ids.get(route.access!.limit!.resource)!;
+          const all = json(await t.request({ url: route.url, token: everything, query: { per_page: '1000' } }));
+          assert.ok(all.meta.pagination.total >= 2, `${route.url}: the unlimited key should see both records`);
+          const response = await t.request({ url: route.url, token: await limitedKey(route), query: { per_page: '1' } });
+          assert.equal(response.statusCode, 200, `${route.url}: ${response.body}`);
+          const body = json(response);
+          assert.deepEqual(body.data.map((item: { id: number }) => item.id), [allowed], `${route.url} shows ids outside the limit`);
+          assert.equal(body.meta.pagination.total, 1, `${route.url}: total counts ids outside the limit`);
+          assert.equal(body.meta.pagination.total_pages, 1, `${route.url}: pages count ids outside the limit`);
+        }
+      });
+
+      it('lets a limited key act on its id, refuses another id (403 resource_denied) and refuses creates', async () => {
+        for (const route of limitedRoutes()) {
+          const limit = route.access!.limit!;
+          const { allowed, other } = ids.get(limit.resource)!;
+          const token = await limitedKey(route);
+          const hasBody = route.method === 'POST' || route.method === 'PUT';
+          const sendTo = (url: string) => t.request({ method: route.method, url, token, ...(hasBody ? { body: {} } : {}) });
+          if (limit.lists) continue;
+          if (limit.creates) {
+            const response = await sendTo(route.url);
+            assert.equal(response.statusCode, 403, `${route.method} ${route.url} create by a limited key: ${response.body}`);
+            assert.match(json(response).errors[0].detail, new RegExp(`limited to ${limit.resource} ${allowed}\\b`));
+            continue;
+          }
+          const refusedResponse = await sendTo(urlWithId(route, other));
+          assert.equal(refusedResponse.statusCode, 403, `${route.method} ${urlWithId(route, other)}: ${refusedResponse.body}`);
+          assert.match(json(refusedResponse).errors[0].detail, new RegExp(`limited to ${limit.resource} ${allowed}\\b`));
+          const allowedResponse = await sendTo(urlWithId(route, allowed));
+          assert.ok(![401, 403].includes(allowedResponse.statusCode), `${route.method} ${urlWithId(route, allowed)}: ${allowedResponse.statusCode} ${allowedResponse.body}`);
+        }
+        // The refusals are audited with their reason.
+        const events = await t.database.db.selectFrom('audit_events').select(['reason', 'outcome']).where('reason', '=', 'resource_denied').execute();
+        assert.ok(events.length > 0 && events.every((e) => e.outcome === 'denied'));
+      });
     });
 
     it('accepts the key as Authorization: Bearer as well as X-Cachet-Token', async () => {

@@ -53,6 +53,9 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     webhookAllowPrivate: true,
     keyRotationIntervalMs: 0,
     deliveryTimeoutMs: 3000,
+    keyExpiryWarningMs: 7 * 86_400_000,
+    // Tests drive the expiry sweep by hand (server.sweepKeyExpiry) with the fixed clock.
+    keyExpiryCheckMs: 3_600_000,
     ...overrides,
   };
 }
@@ -63,7 +66,7 @@ export interface TestApp {
   dialect: Dialect;
   clock: ReturnType<typeof fixedClock>;
   /** Creates a key with `scopes` and returns its token. */
-  key(scopes: readonly string[], extra?: { expires?: string; allowedIps?: string[] }): Promise<string>;
+  key(scopes: readonly string[], extra?: { expires?: string; allowedIps?: string[]; resources?: Record<string, number[]>; notBefore?: string }): Promise<string>;
   /** Sends a request; `token` goes in X-Cachet-Token; `body` objects are sent as JSON. */
   request(options: { method?: string; url: string; token?: string; body?: unknown; headers?: Record<string, string>; query?: Record<string, string> }): Promise<LightMyRequestResponse>;
   close(): Promise<void>;

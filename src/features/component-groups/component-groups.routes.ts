@@ -4,6 +4,7 @@ import type { DB } from '../../db/schema.js';
 import type { ApiApp } from '../../http/app-types.js';
 import { callerHolds } from '../../http/auth.js';
 import { found } from '../../http/errors.js';
+import { allowedIds, limitedIds } from '../../http/limits.js';
 import { itemEnvelope, listEnvelope, listParams, paginated } from '../../http/list.js';
 import { IdParams, parseId } from '../../http/params.js';
 import { noContentWithErrors, withErrors } from '../../http/responses.js';
@@ -40,12 +41,12 @@ export function componentGroupsRoutes(app: ApiApp, { db, transact, groups, perPa
     '/api/v1/components/groups',
     {
       schema: { tags, summary: 'List component groups', querystring: ComponentGroupListQuery, response: withErrors(200, listEnvelope(ComponentGroupSchema)) },
-      config: { access: { scope: 'component-groups.read', guest: true, action: 'component-groups.list' } },
+      config: { access: { scope: 'component-groups.read', guest: true, action: 'component-groups.list', limit: { resource: 'component-groups', lists: true } } },
     },
     async (request) => {
       const query = request.query as Record<string, unknown>;
-      const params = listParams(query, GROUP_SORTABLE, perPageMax);
-      const { total, items } = await groups.list(db, filtersOf(query), params, callerHolds(request, 'component-groups.read'), request.timeZone);
+      const params = { ...listParams(query, GROUP_SORTABLE, perPageMax), onlyIds: allowedIds(request) };
+      const { total, items } = await groups.list(db, filtersOf(query), params, callerHolds(request, 'component-groups.read'), request.timeZone, limitedIds(request, 'components'));
       return paginated(request, params, total, items);
     },
   );
@@ -54,10 +55,10 @@ export function componentGroupsRoutes(app: ApiApp, { db, transact, groups, perPa
     '/api/v1/components/groups/:id',
     {
       schema: { tags, summary: 'Get a component group', params: IdParams, response: withErrors(200, itemEnvelope(ComponentGroupSchema)) },
-      config: { access: { scope: 'component-groups.read', guest: true, action: 'component-groups.show' } },
+      config: { access: { scope: 'component-groups.read', guest: true, action: 'component-groups.show', limit: { resource: 'component-groups', param: 'id' } } },
     },
     async (request) => ({
-      data: found(await groups.show(db, parseId(request.params.id), callerHolds(request, 'component-groups.read'), request.timeZone)),
+      data: found(await groups.show(db, parseId(request.params.id), callerHolds(request, 'component-groups.read'), request.timeZone, limitedIds(request, 'components'))),
     }),
   );
 
@@ -65,7 +66,7 @@ export function componentGroupsRoutes(app: ApiApp, { db, transact, groups, perPa
     '/api/v1/components/groups',
     {
       schema: { tags, summary: 'Create a component group', body: CreateComponentGroupBody, response: withErrors(200, itemEnvelope(ComponentGroupSchema)) },
-      config: { access: { scope: 'component-groups.manage', action: 'component-groups.create' } },
+      config: { access: { scope: 'component-groups.manage', action: 'component-groups.create', limit: { resource: 'component-groups', creates: true } } },
     },
     async (request) => {
       const row = await transact(request, (trx) => groups.create(trx, request.body));
@@ -77,7 +78,7 @@ export function componentGroupsRoutes(app: ApiApp, { db, transact, groups, perPa
     '/api/v1/components/groups/:id',
     {
       schema: { tags, summary: 'Update a component group', params: IdParams, body: UpdateComponentGroupBody, response: withErrors(200, itemEnvelope(ComponentGroupSchema)) },
-      config: { access: { scope: 'component-groups.manage', action: 'component-groups.update' } },
+      config: { access: { scope: 'component-groups.manage', action: 'component-groups.update', limit: { resource: 'component-groups', param: 'id' } } },
     },
     async (request) => {
       const id = parseId(request.params.id);
@@ -90,7 +91,7 @@ export function componentGroupsRoutes(app: ApiApp, { db, transact, groups, perPa
     '/api/v1/components/groups/:id',
     {
       schema: { tags, summary: 'Delete a component group (its components are ungrouped)', params: IdParams, response: noContentWithErrors() },
-      config: { access: { scope: 'component-groups.delete', action: 'component-groups.delete' } },
+      config: { access: { scope: 'component-groups.delete', action: 'component-groups.delete', limit: { resource: 'component-groups', param: 'id' } } },
     },
     async (request, reply) => {
       const id = parseId(request.params.id);

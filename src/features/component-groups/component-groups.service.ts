@@ -18,8 +18,10 @@ export interface ComponentGroupsServiceDeps {
 }
 
 export function createComponentGroupsService({ repo, componentsRepo, components, clock }: ComponentGroupsServiceDeps) {
-  async function present(db: Executor, rows: ComponentGroupRow[], zone: string): Promise<ComponentGroup[]> {
-    const members = await components.present(db, await componentsRepo.enabledInGroups(db, rows.map((r) => r.id)), zone);
+  /** Groups in Cachet's shape; `onlyComponents` (a key's components limit) keeps other components out of the embedded lists. */
+  async function present(db: Executor, rows: ComponentGroupRow[], zone: string, onlyComponents: readonly number[] | null = null): Promise<ComponentGroup[]> {
+    const inGroups = await componentsRepo.enabledInGroups(db, rows.map((r) => r.id));
+    const members = await components.present(db, onlyComponents ? inGroups.filter((c) => onlyComponents.includes(c.id)) : inGroups, zone);
     return rows.map((row) => {
       const enabled = members.filter((c) => c.group_id === row.id);
       const lowest = [...enabled].sort((a, b) => b.status - a.status || a.order - b.order);
@@ -42,17 +44,17 @@ export function createComponentGroupsService({ repo, componentsRepo, components,
     present,
 
     /** One page of groups; guests (`includeHidden` false) see visible ones only. */
-    async list(db: Executor, filters: ComponentGroupFilters, page: PageRequest, includeHidden: boolean, zone: string) {
+    async list(db: Executor, filters: ComponentGroupFilters, page: PageRequest, includeHidden: boolean, zone: string, onlyComponents: readonly number[] | null = null) {
       if (!includeHidden && filters.visible === false) return { total: 0, items: [] };
       const effective = includeHidden ? filters : { ...filters, visible: true };
       const { total, rows } = await repo.list(db, effective, page);
-      return { total, items: await present(db, rows, zone) };
+      return { total, items: await present(db, rows, zone, onlyComponents) };
     },
 
-    async show(db: Executor, id: number, includeHidden: boolean, zone: string): Promise<ComponentGroup | null> {
+    async show(db: Executor, id: number, includeHidden: boolean, zone: string, onlyComponents: readonly number[] | null = null): Promise<ComponentGroup | null> {
       const row = await repo.find(db, id);
       if (!row || (!includeHidden && row.visible !== 1)) return null;
-      return (await present(db, [row], zone))[0]!;
+      return (await present(db, [row], zone, onlyComponents))[0]!;
     },
 
     async create(trx: Executor, input: CreateComponentGroupInput): Promise<ComponentGroupRow> {

@@ -4,6 +4,7 @@ import type { DB } from '../../db/schema.js';
 import type { ApiApp } from '../../http/app-types.js';
 import { callerHolds } from '../../http/auth.js';
 import { found } from '../../http/errors.js';
+import { allowedIds } from '../../http/limits.js';
 import { itemEnvelope, listEnvelope, listParams, paginated } from '../../http/list.js';
 import { IdParams, parseId } from '../../http/params.js';
 import { noContentWithErrors, withErrors } from '../../http/responses.js';
@@ -46,11 +47,11 @@ export function componentsRoutes(app: ApiApp, { db, transact, components, perPag
     '/api/v1/components',
     {
       schema: { tags, summary: 'List components', querystring: ComponentListQuery, response: withErrors(200, listEnvelope(ComponentSchema)) },
-      config: { access: { scope: 'components.read', guest: true, action: 'components.list' } },
+      config: { access: { scope: 'components.read', guest: true, action: 'components.list', limit: { resource: 'components', lists: true } } },
     },
     async (request) => {
       const query = request.query as Record<string, unknown>;
-      const params = listParams(query, COMPONENT_SORTABLE, perPageMax);
+      const params = { ...listParams(query, COMPONENT_SORTABLE, perPageMax), onlyIds: allowedIds(request) };
       const seesAll = callerHolds(request, 'components.read');
       const { total, items } = await components.list(db, filtersOf(query), params, seesAll, request.timeZone);
       return paginated(request, params, total, items);
@@ -61,7 +62,7 @@ export function componentsRoutes(app: ApiApp, { db, transact, components, perPag
     '/api/v1/components/:id',
     {
       schema: { tags, summary: 'Get a component', params: IdParams, response: withErrors(200, itemEnvelope(ComponentSchema)) },
-      config: { access: { scope: 'components.read', guest: true, action: 'components.show' } },
+      config: { access: { scope: 'components.read', guest: true, action: 'components.show', limit: { resource: 'components', param: 'id' } } },
     },
     async (request) => {
       return { data: found(await components.show(db, parseId(request.params.id), callerHolds(request, 'components.read'), request.timeZone)) };
@@ -72,7 +73,7 @@ export function componentsRoutes(app: ApiApp, { db, transact, components, perPag
     '/api/v1/components',
     {
       schema: { tags, summary: 'Create a component', body: CreateComponentBody, response: withErrors(200, itemEnvelope(ComponentSchema)) },
-      config: { access: { scope: 'components.manage', action: 'components.create' } },
+      config: { access: { scope: 'components.manage', action: 'components.create', limit: { resource: 'components', creates: true } } },
     },
     async (request) => {
       const row = await transact(request, (trx) => components.create(trx, request.body));
@@ -84,7 +85,7 @@ export function componentsRoutes(app: ApiApp, { db, transact, components, perPag
     '/api/v1/components/:id',
     {
       schema: { tags, summary: 'Update a component', params: IdParams, body: UpdateComponentBody, response: withErrors(200, itemEnvelope(ComponentSchema)) },
-      config: { access: { scope: 'components.manage', action: 'components.update' } },
+      config: { access: { scope: 'components.manage', action: 'components.update', limit: { resource: 'components', param: 'id' } } },
     },
     async (request) => {
       const id = parseId(request.params.id);
@@ -97,7 +98,7 @@ export function componentsRoutes(app: ApiApp, { db, transact, components, perPag
     '/api/v1/components/:id',
     {
       schema: { tags, summary: 'Delete a component', params: IdParams, response: noContentWithErrors() },
-      config: { access: { scope: 'components.delete', action: 'components.delete' } },
+      config: { access: { scope: 'components.delete', action: 'components.delete', limit: { resource: 'components', param: 'id' } } },
     },
     async (request, reply) => {
       const id = parseId(request.params.id);

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../../db/schema.js';
 import type { ApiApp } from '../../http/app-types.js';
 import { found } from '../../http/errors.js';
+import { allowedIds } from '../../http/limits.js';
 import { itemEnvelope, listEnvelope, listParams, paginated } from '../../http/list.js';
 import { IdParams, parseId } from '../../http/params.js';
 import { noContentWithErrors, withErrors } from '../../http/responses.js';
@@ -40,11 +41,11 @@ export function incidentTemplatesRoutes(app: ApiApp, { db, transact, templates, 
     '/api/v1/incidents/templates',
     {
       schema: { tags, summary: 'List incident templates', querystring: IncidentTemplateListQuery, response: withErrors(200, listEnvelope(IncidentTemplateSchema)) },
-      config: { access: { scope: 'incident-templates.read', guest: true, action: 'incident-templates.list' } },
+      config: { access: { scope: 'incident-templates.read', guest: true, action: 'incident-templates.list', limit: { resource: 'incident-templates', lists: true } } },
     },
     async (request) => {
       const query = request.query as Record<string, unknown>;
-      const params = listParams(query, TEMPLATE_SORTABLE, perPageMax);
+      const params = { ...listParams(query, TEMPLATE_SORTABLE, perPageMax), onlyIds: allowedIds(request) };
       const { total, items } = await templates.list(db, filtersOf(query), params, request.timeZone);
       return paginated(request, params, total, items);
     },
@@ -54,7 +55,7 @@ export function incidentTemplatesRoutes(app: ApiApp, { db, transact, templates, 
     '/api/v1/incidents/templates/:id',
     {
       schema: { tags, summary: 'Get an incident template', params: IdParams, response: withErrors(200, itemEnvelope(IncidentTemplateSchema)) },
-      config: { access: { scope: 'incident-templates.read', guest: true, action: 'incident-templates.show' } },
+      config: { access: { scope: 'incident-templates.read', guest: true, action: 'incident-templates.show', limit: { resource: 'incident-templates', param: 'id' } } },
     },
     async (request) => ({ data: found(await templates.show(db, parseId(request.params.id), request.timeZone)) }),
   );
@@ -63,7 +64,7 @@ export function incidentTemplatesRoutes(app: ApiApp, { db, transact, templates, 
     '/api/v1/incidents/templates',
     {
       schema: { tags, summary: 'Create an incident template', body: CreateIncidentTemplateBody, response: withErrors(200, itemEnvelope(IncidentTemplateSchema)) },
-      config: { access: { scope: 'incident-templates.manage', action: 'incident-templates.create' } },
+      config: { access: { scope: 'incident-templates.manage', action: 'incident-templates.create', limit: { resource: 'incident-templates', creates: true } } },
     },
     async (request) => {
       const row = await transact(request, (trx) => templates.create(trx, request.body));
@@ -75,7 +76,7 @@ export function incidentTemplatesRoutes(app: ApiApp, { db, transact, templates, 
     '/api/v1/incidents/templates/:id',
     {
       schema: { tags, summary: 'Update an incident template', params: IdParams, body: UpdateIncidentTemplateBody, response: withErrors(200, itemEnvelope(IncidentTemplateSchema)) },
-      config: { access: { scope: 'incident-templates.manage', action: 'incident-templates.update' } },
+      config: { access: { scope: 'incident-templates.manage', action: 'incident-templates.update', limit: { resource: 'incident-templates', param: 'id' } } },
     },
     async (request) => {
       const id = parseId(request.params.id);
@@ -88,7 +89,7 @@ export function incidentTemplatesRoutes(app: ApiApp, { db, transact, templates, 
     '/api/v1/incidents/templates/:id',
     {
       schema: { tags, summary: 'Delete an incident template', params: IdParams, response: noContentWithErrors() },
-      config: { access: { scope: 'incident-templates.delete', action: 'incident-templates.delete' } },
+      config: { access: { scope: 'incident-templates.delete', action: 'incident-templates.delete', limit: { resource: 'incident-templates', param: 'id' } } },
     },
     async (request, reply) => {
       const id = parseId(request.params.id);

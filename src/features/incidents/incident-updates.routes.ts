@@ -34,7 +34,7 @@ export function incidentUpdatesRoutes(app: ApiApp, { db, transact, updates, perP
     '/api/v1/incidents/:id/updates',
     {
       schema: { tags, summary: "List an incident's updates (newest first)", params: IdParams, querystring: IncidentUpdateListQuery, response: withErrors(200, listEnvelope(IncidentUpdateSchema)) },
-      config: { access: { scope: 'incident-updates.read', guest: true, action: 'incident-updates.list' } },
+      config: { access: { scope: 'incident-updates.read', guest: true, action: 'incident-updates.list', limit: { resource: 'incidents', param: 'id' } } },
     },
     async (request) => {
       const incidentId = parseId(request.params.id);
@@ -48,7 +48,7 @@ export function incidentUpdatesRoutes(app: ApiApp, { db, transact, updates, perP
     '/api/v1/incidents/:id/updates/:update',
     {
       schema: { tags, summary: 'Get an incident update', params: IncidentUpdateParams, response: withErrors(200, itemEnvelope(IncidentUpdateSchema)) },
-      config: { access: { scope: 'incident-updates.read', guest: true, action: 'incident-updates.show' } },
+      config: { access: { scope: 'incident-updates.read', guest: true, action: 'incident-updates.show', limit: { resource: 'incidents', param: 'id' } } },
     },
     async (request) => {
       const incidentId = parseId(request.params.id);
@@ -61,7 +61,7 @@ export function incidentUpdatesRoutes(app: ApiApp, { db, transact, updates, perP
     '/api/v1/incidents/:id/updates',
     {
       schema: { tags, summary: 'Add an update to an incident (the incident takes its status)', params: IdParams, body: CreateIncidentUpdateBody, response: withErrors(200, itemEnvelope(IncidentUpdateSchema)) },
-      config: { access: { scope: 'incident-updates.manage', action: 'incident-updates.create' } },
+      config: { access: { scope: 'incident-updates.manage', action: 'incident-updates.create', limit: { resource: 'incidents', param: 'id' } } },
     },
     async (request) => {
       const incidentId = parseId(request.params.id);
@@ -74,7 +74,7 @@ export function incidentUpdatesRoutes(app: ApiApp, { db, transact, updates, perP
     '/api/v1/incidents/:id/updates/:update',
     {
       schema: { tags, summary: 'Change an incident update', params: IncidentUpdateParams, body: UpdateIncidentUpdateBody, response: withErrors(200, itemEnvelope(IncidentUpdateSchema)) },
-      config: { access: { scope: 'incident-updates.manage', action: 'incident-updates.update' } },
+      config: { access: { scope: 'incident-updates.manage', action: 'incident-updates.update', limit: { resource: 'incidents', param: 'id' } } },
     },
     async (request) => {
       const incidentId = parseId(request.params.id);
@@ -88,7 +88,7 @@ export function incidentUpdatesRoutes(app: ApiApp, { db, transact, updates, perP
     '/api/v1/incidents/:id/updates/:update',
     {
       schema: { tags, summary: 'Delete an incident update', params: IncidentUpdateParams, response: noContentWithErrors() },
-      config: { access: { scope: 'incident-updates.delete', action: 'incident-updates.delete' } },
+      config: { access: { scope: 'incident-updates.delete', action: 'incident-updates.delete', limit: { resource: 'incidents', param: 'id' } } },
     },
     async (request, reply) => {
       const incidentId = parseId(request.params.id);

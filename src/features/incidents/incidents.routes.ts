@@ -5,6 +5,7 @@ import type { DB } from '../../db/schema.js';
 import type { ApiApp } from '../../http/app-types.js';
 import { callerHolds } from '../../http/auth.js';
 import { found } from '../../http/errors.js';
+import { allowedIds } from '../../http/limits.js';
 import { itemEnvelope, listEnvelope, listParams, paginated } from '../../http/list.js';
 import { IdParams, parseId } from '../../http/params.js';
 import { noContentWithErrors, withErrors } from '../../http/responses.js';
@@ -35,6 +36,9 @@ function writeContextOf(request: FastifyRequest): IncidentWriteContext {
 /** Setting `component_status` changes a component, so it needs that resource's scope too. */
 const componentFieldScopes = { component_status: 'components.manage' } as const;
 
+/** The component an incident write names (or changes the status of) must be within a key's `components` limit. */
+const componentFieldLimits = [{ field: 'component_id', resource: 'components', with: ['component_status'] }] as const;
+
 function filtersOf(query: Record<string, unknown>): IncidentFilters {
   const filters: IncidentFilters = {};
   for (const key of ['id', 'component_id', 'status'] as const) if (typeof query[key] === 'number') filters[key] = query[key];
@@ -50,11 +54,11 @@ export function incidentsRoutes(app: ApiApp, { db, transact, incidents, perPageM
     '/api/v1/incidents',
     {
       schema: { tags, summary: 'List incidents', querystring: IncidentListQuery, response: withErrors(200, listEnvelope(IncidentSchema)) },
-      config: { access: { scope: 'incidents.read', guest: true, action: 'incidents.list' } },
+      config: { access: { scope: 'incidents.read', guest: true, action: 'incidents.list', limit: { resource: 'incidents', lists: true } } },
     },
     async (request) => {
       const query = request.query as Record<string, unknown>;
-      const params = listParams(query, INCIDENT_SORTABLE, perPageMax);
+      const params = { ...listParams(query, INCIDENT_SORTABLE, perPageMax), onlyIds: allowedIds(request) };
       const { total, items } = await incidents.list(db, filtersOf(query), params, callerHolds(request, 'incidents.read'), incidentViewOf(request));
       return paginated(request, params, total, items);
     },
@@ -64,7 +68,7 @@ export function incidentsRoutes(app: ApiApp, { db, transact, incidents, perPageM
     '/api/v1/incidents/:id',
     {
       schema: { tags, summary: 'Get an incident', params: IdParams, response: withErrors(200, itemEnvelope(IncidentSchema)) },
-      config: { access: { scope: 'incidents.read', guest: true, action: 'incidents.show' } },
+      config: { access: { scope: 'incidents.read', guest: true, action: 'incidents.show', limit: { resource: 'incidents', param: 'id' } } },
     },
     async (request) => ({
       data: found(await incidents.show(db, parseId(request.params.id), callerHolds(request, 'incidents.read'), incidentViewOf(request))),
@@ -75,7 +79,7 @@ export function incidentsRoutes(app: ApiApp, { db, transact, incidents, perPageM
     '/api/v1/incidents',
     {
       schema: { tags, summary: 'Create an incident', body: CreateIncidentBody, response: withErrors(200, itemEnvelope(IncidentSchema)) },
-      config: { access: { scope: 'incidents.manage', action: 'incidents.create', fieldScopes: componentFieldScopes } },
+      config: { access: { scope: 'incidents.manage', action: 'incidents.create', fieldScopes: componentFieldScopes, fieldLimits: componentFieldLimits, limit: { resource: 'incidents', creates: true } } },
     },
     async (request) => {
       const row = await transact(request, (trx) => incidents.create(trx, request.body, writeContextOf(request)));
@@ -87,7 +91,7 @@ export function incidentsRoutes(app: ApiApp, { db, transact, incidents, perPageM
     '/api/v1/incidents/:id',
     {
       schema: { tags, summary: 'Update an incident', params: IdParams, body: UpdateIncidentBody, response: withErrors(200, itemEnvelope(IncidentSchema)) },
-      config: { access: { scope: 'incidents.manage', action: 'incidents.update', fieldScopes: componentFieldScopes } },
+      config: { access: { scope: 'incidents.manage', action: 'incidents.update', fieldScopes: componentFieldScopes, fieldLimits: componentFieldLimits, limit: { resource: 'incidents', param: 'id' } } },
     },
     async (request) => {
       const id = parseId(request.params.id);
@@ -100,7 +104,7 @@ export function incidentsRoutes(app: ApiApp, { db, transact, incidents, perPageM
     '/api/v1/incidents/:id',
     {
       schema: { tags, summary: 'Delete an incident', params: IdParams, response: noContentWithErrors() },
-      config: { access: { scope: 'incidents.delete', action: 'incidents.delete' } },
+      config: { access: { scope: 'incidents.delete', action: 'incidents.delete', limit: { resource: 'incidents', param: 'id' } } },
     },
     async (request, reply) => {
       const id = parseId(request.params.id);

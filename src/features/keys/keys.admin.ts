@@ -19,6 +19,13 @@ export function administerKeys(service: KeysService, db: Kysely<DB>, writer: Aud
     lookup: (tokens: readonly string[]) => service.lookup(tokens),
     bootstrap: () => audited(context, (trx) => service.bootstrap(trx)),
     list: () => service.list(),
+    expiring: (windowMs: number) => service.expiring(windowMs),
+    /** Keys newly inside the warning window (each once), and keys newly expired, each audited as `keys.expire`. */
+    async sweepExpiry(windowMs: number) {
+      const warned = await service.markExpiring(db, windowMs);
+      const expired = await audited(context, (trx) => service.recordExpired(trx));
+      return { warned, expired };
+    },
     show: (id: number) => service.show(id),
   };
 }

@@ -22,6 +22,37 @@ export function createKeysRepo() {
       return db.selectFrom('api_keys').selectAll().orderBy('id', 'asc').execute();
     },
 
+    /**
+     * Marks live keys whose expiry falls in `(now, until]` and that were never warned about, and
+     * returns them. One conditional update: with several instances each key is returned to one.
+     */
+    async markExpiryWarned(db: Executor, now: string, until: string): Promise<ApiKeyRow[]> {
+      return db
+        .updateTable('api_keys')
+        .set({ expiry_warned_at: now })
+        .where('expiry_warned_at', 'is', null)
+        .where('revoked_at', 'is', null)
+        .where('replaced_by_id', 'is', null)
+        .where('expires_at', 'is not', null)
+        .where('expires_at', '>', now)
+        .where('expires_at', '<=', until)
+        .returningAll()
+        .execute();
+    },
+
+    /** Marks unrevoked keys past their expiry whose expiry was never recorded, and returns them (once each, across instances). */
+    async markExpiryRecorded(db: Executor, now: string): Promise<ApiKeyRow[]> {
+      return db
+        .updateTable('api_keys')
+        .set({ expired_recorded_at: now })
+        .where('expired_recorded_at', 'is', null)
+        .where('revoked_at', 'is', null)
+        .where('expires_at', 'is not', null)
+        .where('expires_at', '<=', now)
+        .returningAll()
+        .execute();
+    },
+
     async count(db: Executor): Promise<number> {
       const row = await db.selectFrom('api_keys').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
       return Number(row.n);

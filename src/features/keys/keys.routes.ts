@@ -20,6 +20,9 @@ import { keyView, type KeyAuthority, type KeyRefused, type KeysService, type Key
 const tags = ['Keys'];
 const Nullable = <T extends ReturnType<typeof Type.String | typeof Type.Integer>>(t: T) => Type.Union([t, Type.Null()]);
 const ScopeList = Type.Array(Type.String({ maxLength: 64 }), { maxItems: 64, description: 'Scopes such as `components.manage`, or `*`.' });
+const ResourceLimitsSchema = Type.Record(Type.String({ maxLength: 64 }), Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 100 }), {
+  description: 'Ids the key may act on per resource, e.g. `{"components": [7, 9]}`; other ids are refused (403 resource_denied).',
+});
 const CidrList = Type.Array(Type.String({ maxLength: 64 }), { maxItems: 100, description: 'IPv4 or IPv6 CIDRs the key may be used from.' });
 
 const DeliverySchema = Type.Object(
@@ -66,9 +69,11 @@ const KeySchema = Type.Object({
   purpose: Nullable(Type.String()),
   allowed_ips: Type.Union([Type.Array(Type.String()), Type.Null()]),
   rate_limit: Nullable(Type.Integer()),
+  resources: Type.Union([Type.Record(Type.String(), Type.Array(Type.Integer())), Type.Null()]),
+  not_before: Nullable(Type.String({ description: 'The key is refused (401 key_not_yet_valid) before this time.' })),
   expires_at: Nullable(Type.String()),
   revoked_at: Nullable(Type.String()),
-  status: Type.String({ description: '`active`, `expired` or `revoked`.' }),
+  status: Type.String({ description: '`active`, `pending` (before `not_before`), `expired` or `revoked`.' }),
   created_by: Type.String(),
   created_at: Type.String(),
   last_used_at: Nullable(Type.String()),
@@ -97,6 +102,8 @@ const CreateKeyBody = Type.Object({
   rate_limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
   allowed_ips: Type.Optional(CidrList),
   rotation: Type.Optional(RotationBody),
+  resources: Type.Optional(ResourceLimitsSchema),
+  not_before: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601 time with a zone before which the key is refused.' })),
 });
 
 const UpdateKeyBody = Type.Object({
@@ -106,6 +113,7 @@ const UpdateKeyBody = Type.Object({
   rate_limit: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 1_000_000 }))),
   allowed_ips: Type.Optional(CidrList),
   rotation: Type.Optional(RotationBody),
+  resources: Type.Optional(Type.Union([ResourceLimitsSchema, Type.Null()], { description: 'A new limit map, or `{}` to lift the limit.' })),
 });
 
 const RotateKeyBody = Type.Object({
@@ -130,7 +138,7 @@ export interface KeysRoutesDeps {
 function callerOf(request: FastifyRequest): { id: number; authority: KeyAuthority } {
   const principal = request.principal;
   if (principal.type !== 'key') throw refused('key_missing');
-  return { id: principal.key.id, authority: { scopes: principal.key.scopes, allowedIps: principal.key.allowedCidrs } };
+  return { id: principal.key.id, authority: { scopes: principal.key.scopes, allowedIps: principal.key.allowedCidrs, resources: principal.key.resources } };
 }
 
 /** A refused lifecycle operation as an API error; escalation is a 403 with its reason code. */
@@ -216,6 +224,8 @@ export function keysRoutes(app: ApiApp, deps: KeysRoutesDeps): void {
           purpose: body.purpose,
           rateLimit: body.rate_limit,
           allowedIps: body.allowed_ips,
+          resources: body.resources,
+          notBefore: body.not_before,
           createdBy: `key:${caller.id}`,
           creator: caller.authority,
           ...(body.rotation ? { rotation: body.rotation } : {}),
@@ -242,7 +252,7 @@ export function keysRoutes(app: ApiApp, deps: KeysRoutesDeps): void {
         const result = await keys.update(
           trx,
           id,
-          { name: body.name, purpose: body.purpose, scopes: body.scopes, rateLimit: body.rate_limit, allowedIps: body.allowed_ips, rotation: body.rotation },
+          { name: body.name, purpose: body.purpose, scopes: body.scopes, rateLimit: body.rate_limit, allowedIps: body.allowed_ips, resources: body.resources, rotation: body.rotation },
           caller.authority,
         );
         if (!result.ok) throw result.status === 400 ? new AppError(400, undefined, [result.error]) : failure(result);

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import type { DB } from '../../db/schema.js';
 import { recordChange } from '../audit/audit.changes.js';
+import { limitsBeyond, parseResourceLimits, type ResourceLimits } from '../../http/limits.js';
 import { parseScopes, scopesBeyond, type Scope } from '../../http/scopes.js';
 import { admitsIpv4, blockListOf, invalidCidrs, parseCidr } from '../../infra/cidr.js';
 import type { Clock } from '../../infra/clock.js';
@@ -33,6 +34,10 @@ export interface CreateKeyInput {
   /** Requests per minute. */
   rateLimit?: number;
   allowedIps?: readonly string[];
+  /** Ids the key may act on per resource (`{"components": [7]}`); absent for no resource limit. */
+  resources?: unknown;
+  /** ISO 8601 time before which the key is refused (`key_not_yet_valid`); absent for at once. */
+  notBefore?: string;
   /** Who asks: `cli`, `bootstrap`, `key:<id>`. */
   createdBy: string;
   /** The key asking, when a key asks: the new key may not exceed its scopes or addresses. */
@@ -66,9 +71,14 @@ export interface KeyView {
   purpose: string | null;
   allowed_ips: string[] | null;
   rate_limit: number | null;
+  /** Ids the key may act on per resource; null for no resource limit. */
+  resources: ResourceLimits | null;
+  /** Before this time the key is refused; null when valid from creation. */
+  not_before: string | null;
   expires_at: string | null;
   revoked_at: string | null;
-  status: 'active' | 'expired' | 'revoked';
+  /** `pending` until `not_before`. */
+  status: 'active' | 'pending' | 'expired' | 'revoked';
   created_by: string;
   created_at: string;
   last_used_at: string | null;
@@ -89,6 +99,8 @@ export interface KeyAuthority {
   scopes: readonly string[];
   /** CIDRs the key is limited to; null for any address. */
   allowedIps: readonly string[] | null;
+  /** Ids it is limited to per resource; null (or absent) for none. */
+  resources?: ResourceLimits | null;
 }
 
 /** True when every CIDR of `inner` lies inside one CIDR of `outer` (a conservative containment test). */
@@ -110,12 +122,22 @@ export function authorityBeyond(caller: KeyAuthority, target: KeyAuthority): str
     if (target.allowedIps === null) problems.push('use from any address, while it is limited to ' + caller.allowedIps.join(', '));
     else if (!cidrsWithin(target.allowedIps, caller.allowedIps)) problems.push(`addresses outside its own (${caller.allowedIps.join(', ')})`);
   }
+  problems.push(...limitsBeyond(caller.resources ?? null, target.resources ?? null));
   return problems;
 }
 
 /** The authority a stored key carries. */
-export function authorityOf(row: Pick<ApiKeyRow, 'scopes' | 'allowed_ips'>): KeyAuthority {
-  return { scopes: JSON.parse(row.scopes) as string[], allowedIps: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]) };
+export function authorityOf(row: Pick<ApiKeyRow, 'scopes' | 'allowed_ips' | 'resources'>): KeyAuthority {
+  return {
+    scopes: JSON.parse(row.scopes) as string[],
+    allowedIps: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
+    resources: resourcesOf(row),
+  };
+}
+
+/** A stored key's resource limits. */
+function resourcesOf(row: Pick<ApiKeyRow, 'resources'>): ResourceLimits | null {
+  return row.resources === null ? null : (JSON.parse(row.resources) as ResourceLimits);
 }
 
 /** Why a lifecycle operation was refused: `status` maps to HTTP (400 bad input, 403 escalation, 404, 409 state). */
@@ -136,10 +158,24 @@ export interface UpdateKeyInput {
   /** A rotation policy, or null to remove it. */
   rotation?: RotationPolicyInput | null;
   hostTargets?: boolean;
+  /** A limit map, or `{}` (or null) to lift the limit. */
+  resources?: unknown;
 }
 
 /** A created key with its token (shown once) and anything its creator should be told about it. */
 export type CreateKeyResult = { ok: true; key: KeyView; token: string; warnings: string[]; webhookSecret?: string } | { ok: false; error: string };
+
+/** On update, `{}` lifts a resource limit (the API drops null fields, as Cachet does). */
+function liftsLimit(resources: unknown): boolean {
+  return resources === null || (typeof resources === 'object' && !Array.isArray(resources) && Object.keys(resources).length === 0);
+}
+
+/** An ISO 8601 time that names its zone (`Z` or `±hh:mm`); null otherwise. */
+function parseTimestamp(text: string): Date | null {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i.test(text.trim())) return null;
+  const at = new Date(text.trim());
+  return Number.isNaN(at.getTime()) ? null : at;
+}
 
 function formatDuration(ms: number): string {
   for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) {
@@ -152,6 +188,7 @@ function formatDuration(ms: number): string {
 export function keyView(row: ApiKeyRow, now: Date): KeyView {
   const expired = row.expires_at !== null && Date.parse(row.expires_at) <= now.getTime();
   const rotation = row.rotation === null ? null : (JSON.parse(row.rotation) as RotationPolicy);
+  const pending = row.not_before !== null && Date.parse(row.not_before) > now.getTime();
   return {
     id: row.id,
     name: row.name,
@@ -160,9 +197,11 @@ export function keyView(row: ApiKeyRow, now: Date): KeyView {
     purpose: row.purpose,
     allowed_ips: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
     rate_limit: row.rate_limit,
+    resources: resourcesOf(row),
+    not_before: row.not_before,
     expires_at: row.expires_at,
     revoked_at: row.revoked_at,
-    status: row.revoked_at !== null ? 'revoked' : expired ? 'expired' : 'active',
+    status: row.revoked_at !== null ? 'revoked' : expired ? 'expired' : pending ? 'pending' : 'active',
     created_by: row.created_by,
     created_at: row.created_at,
     last_used_at: row.last_used_at,
@@ -221,7 +260,7 @@ export function createKeysService(deps: KeysServiceDeps) {
   function plan(
     input: CreateKeyInput,
     now: Date,
-  ): { ok: true; scopes: Scope[]; expiresAt: string | null; allowedIps: string[] | null; rotation: RotationPolicy | null; warnings: string[] } | { ok: false; error: string } {
+  ): { ok: true; scopes: Scope[]; expiresAt: string | null; allowedIps: string[] | null; resources: ResourceLimits | null; notBefore: string | null; rotation: RotationPolicy | null; warnings: string[] } | { ok: false; error: string } {
     const name = input.name.trim();
     if (name === '' || name.length > 100) return { ok: false, error: 'name must be 1 to 100 characters' };
     const scopes = parseScopes(input.scopes);
@@ -254,8 +293,21 @@ export function createKeysService(deps: KeysServiceDeps) {
     const badIps = invalidCidrs(allowedIps ?? []);
     if (badIps.length > 0) return { ok: false, error: `allowed IPs: "${badIps[0]}" is not an IPv4 or IPv6 CIDR` };
     if (input.purpose !== undefined && input.purpose.length > 500) return { ok: false, error: 'purpose must be at most 500 characters' };
+    let resources: ResourceLimits | null = null;
+    if (input.resources !== undefined && input.resources !== null) {
+      const parsed = parseResourceLimits(input.resources);
+      if (!parsed.ok) return parsed;
+      resources = parsed.limits;
+    }
+    let notBefore: string | null = null;
+    if (input.notBefore !== undefined) {
+      const at = parseTimestamp(input.notBefore);
+      if (at === null) return { ok: false, error: `not_before must be an ISO 8601 time with a zone, such as 2026-12-01T09:00:00Z; got "${input.notBefore.slice(0, 40)}"` };
+      if (expiresAt !== null && at.getTime() >= Date.parse(expiresAt)) return { ok: false, error: 'not_before must be before the key expires' };
+      notBefore = toStoredTime(at);
+    }
     if (input.creator) {
-      const beyond = authorityBeyond(input.creator, { scopes: scopes.scopes, allowedIps });
+      const beyond = authorityBeyond(input.creator, { scopes: scopes.scopes, allowedIps, resources });
       if (beyond.length > 0) return { ok: false, error: `a key cannot grant ${beyond.join('; ')}` };
     }
     const warnings = (allowedIps ?? [])
@@ -274,13 +326,13 @@ export function createKeysService(deps: KeysServiceDeps) {
         warnings.push(`rotation: the key expires before its first scheduled rotation (every ${rotation.every})`);
       }
     }
-    return { ok: true, scopes: scopes.scopes, expiresAt, allowedIps, rotation, warnings };
+    return { ok: true, scopes: scopes.scopes, expiresAt, allowedIps, resources, notBefore, rotation, warnings };
   }
 
   async function insertKey(
     executor: Executor,
     input: CreateKeyInput,
-    checked: { scopes: Scope[]; expiresAt: string | null; allowedIps: string[] | null; rotation?: RotationPolicy | null },
+    checked: { scopes: Scope[]; expiresAt: string | null; allowedIps: string[] | null; resources: ResourceLimits | null; notBefore: string | null; rotation?: RotationPolicy | null },
     now: Date,
   ) {
     const { scopes, expiresAt, allowedIps } = checked;
@@ -296,7 +348,8 @@ export function createKeysService(deps: KeysServiceDeps) {
       scopes: JSON.stringify(scopes),
       purpose: input.purpose ?? null,
       allowed_ips: allowedIps === null ? null : JSON.stringify(allowedIps),
-      resources: null,
+      resources: checked.resources === null ? null : JSON.stringify(checked.resources),
+      not_before: checked.notBefore,
       rate_limit: input.rateLimit ?? null,
       expires_at: expiresAt,
       revoked_at: null,
@@ -326,6 +379,8 @@ export function createKeysService(deps: KeysServiceDeps) {
       purpose: old.purpose ?? undefined,
       rateLimit: old.rate_limit ?? undefined,
       allowedIps: authority.allowedIps ?? undefined,
+      resources: authority.resources ?? undefined,
+      notBefore: old.not_before !== null && Date.parse(old.not_before) > now.getTime() ? old.not_before : undefined,
       expires: lifetime === null ? (deps.keyMaxTtlMs === null ? 'never' : undefined) : `${Math.max(1, Math.round(Math.min(lifetime, deps.keyMaxTtlMs ?? lifetime) / 1000))}s`,
       createdBy,
       replacesId: old.id,
@@ -460,6 +515,34 @@ export function createKeysService(deps: KeysServiceDeps) {
       return (await repo.list(db)).map((row) => keyView(row, now));
     },
 
+    /** Live (active or pending) keys that expire within `windowMs` from now, soonest first. */
+    async expiring(windowMs: number): Promise<KeyView[]> {
+      const now = clock.now();
+      const until = now.getTime() + windowMs;
+      return (await repo.list(db))
+        .map((row) => keyView(row, now))
+        .filter((key) => (key.status === 'active' || key.status === 'pending') && key.expires_at !== null && Date.parse(key.expires_at) <= until)
+        .sort((a, b) => Date.parse(a.expires_at!) - Date.parse(b.expires_at!));
+    },
+
+    /** Keys entering the expiry warning window now: each is returned once, ever (the mark is stored). */
+    async markExpiring(executor: Executor, windowMs: number): Promise<KeyView[]> {
+      const now = clock.now();
+      const rows = await repo.markExpiryWarned(executor, toStoredTime(now), toStoredTime(new Date(now.getTime() + windowMs)));
+      return rows.map((row) => keyView(row, now));
+    },
+
+    /** Records `keys.expire` for each key that has passed its expiry since the last sweep (once per key). */
+    async recordExpired(trx: Executor): Promise<KeyView[]> {
+      const now = clock.now();
+      const rows = await repo.markExpiryRecorded(trx, toStoredTime(now));
+      return rows.map((row) => {
+        const key = keyView(row, now);
+        recordChange(trx, { resource: 'keys', id: row.id, action: 'keys.expire', before: { status: 'active', expires_at: row.expires_at }, after: { status: 'expired', expires_at: row.expires_at } });
+        return key;
+      });
+    },
+
     async show(id: number): Promise<KeyView | null> {
       const row = await repo.findById(db, id);
       return row ? keyView(row, clock.now()) : null;
@@ -498,13 +581,14 @@ export function createKeysService(deps: KeysServiceDeps) {
         purpose: (input.purpose === undefined ? before.purpose : input.purpose) ?? undefined,
         rateLimit: (input.rateLimit === undefined ? before.rate_limit : input.rateLimit) ?? undefined,
         allowedIps: (input.allowedIps === undefined ? current.allowedIps : input.allowedIps) ?? undefined,
+        resources: input.resources === undefined ? current.resources : liftsLimit(input.resources) ? null : input.resources,
         createdBy: before.created_by,
         ...(input.rotation ? { rotation: input.rotation, hostTargets: input.hostTargets } : {}),
       };
       const checked = plan(merged, now);
       if (!checked.ok) return { ok: false, status: 400, error: checked.error };
       if (caller) {
-        const beyond = authorityBeyond(caller, { scopes: checked.scopes, allowedIps: checked.allowedIps });
+        const beyond = authorityBeyond(caller, { scopes: checked.scopes, allowedIps: checked.allowedIps, resources: checked.resources });
         if (beyond.length > 0) return { ok: false, status: 403, error: `a key cannot grant ${beyond.join('; ')}` };
       }
       const row = await repo.update(trx, id, {
@@ -513,6 +597,7 @@ export function createKeysService(deps: KeysServiceDeps) {
         scopes: JSON.stringify(checked.scopes),
         allowed_ips: checked.allowedIps === null ? null : JSON.stringify(checked.allowedIps),
         rate_limit: merged.rateLimit ?? null,
+        resources: checked.resources === null ? null : JSON.stringify(checked.resources),
         updated_at: toStoredTime(now),
         ...rotationColumns(before, input.rotation === undefined ? undefined : checked.rotation),
       });
@@ -587,7 +672,8 @@ export function createKeysService(deps: KeysServiceDeps) {
       const now = clock.now();
       const ids: number[] = [];
       for (const row of await repo.list(trx)) {
-        if (row.revoked_at !== null || except.includes(row.id) || keyView(row, now).status !== 'active') continue;
+        const status = keyView(row, now).status;
+        if (row.revoked_at !== null || except.includes(row.id) || (status !== 'active' && status !== 'pending')) continue;
         const result = await this.revoke(trx, row.id);
         if (result.ok) ids.push(row.id);
       }
@@ -620,7 +706,7 @@ export function createKeysService(deps: KeysServiceDeps) {
       if ((await repo.count(trx)) > 0) return null;
       const ttl = Math.min(24 * 3_600_000, deps.keyMaxTtlMs ?? Infinity);
       const input: CreateKeyInput = { name: 'bootstrap', scopes: ['*'], createdBy: 'bootstrap', purpose: 'first key of a new installation' };
-      return insertKey(trx, input, { scopes: ['*'], expiresAt: toStoredTime(new Date(now.getTime() + ttl)), allowedIps: null }, now);
+      return insertKey(trx, input, { scopes: ['*'], expiresAt: toStoredTime(new Date(now.getTime() + ttl)), allowedIps: null, resources: null, notBefore: null }, now);
     },
   };
 }

@@ -18,6 +18,8 @@ import type { ApiKeyRow, KeysRepo } from './keys.repo.js';
 interface CachedKey {
   principal: KeyPrincipal;
   expiresAt: number | null;
+  /** Refused (key_not_yet_valid) before this time; null when valid from creation. */
+  notBefore: number | null;
   revoked: boolean;
   /** Replaced by rotation: past its expiry (the end of its grace) it is refused as rotated. */
   rotated: boolean;
@@ -47,8 +49,10 @@ function toCached(row: ApiKeyRow): CachedKey {
       allowedIps: allowed ? blockListOf(allowed) : null,
       allowedCidrs: allowed,
       rateLimit: row.rate_limit,
+      resources: row.resources === null ? null : (JSON.parse(row.resources) as Record<string, number[]>),
     },
     expiresAt: row.expires_at === null ? null : Date.parse(row.expires_at),
+    notBefore: row.not_before === null ? null : Date.parse(row.not_before),
     revoked: row.revoked_at !== null,
     rotated: row.replaced_by_id !== null,
   };
@@ -99,6 +103,7 @@ export function createKeyVerifier({ db, repo, pepper, maxEntries = 10_000, monot
     if (!entry) return { ok: false, reason: 'unknown' };
     if (entry.revoked) return { ok: false, reason: 'revoked', keyId: entry.principal.id };
     if (entry.expiresAt !== null && now.getTime() >= entry.expiresAt) return { ok: false, reason: entry.rotated ? 'rotated' : 'expired', keyId: entry.principal.id };
+    if (entry.notBefore !== null && now.getTime() < entry.notBefore) return { ok: false, reason: 'not_yet_valid', keyId: entry.principal.id };
     return { ok: true, key: entry.principal };
   };
 

@@ -39,7 +39,7 @@ export function metricPointsRoutes(app: ApiApp, { db, transact, metricPoints, pe
         querystring: MetricPointListQuery,
         response: withErrors(200, listEnvelope(MetricPointSchema)),
       },
-      config: { access: { scope: 'metric-points.read', guest: true, action: 'metric-points.list' } },
+      config: { access: { scope: 'metric-points.read', guest: true, action: 'metric-points.list', limit: { resource: 'metrics', param: 'metric' } } },
     },
     async (request) => {
       const metricId = parseId(request.params.metric);
@@ -59,7 +59,7 @@ export function metricPointsRoutes(app: ApiApp, { db, transact, metricPoints, pe
         body: CreateMetricPointBody,
         response: withErrors(200, itemEnvelope(MetricPointSchema)),
       },
-      config: { access: { scope: 'metric-points.manage', action: 'metric-points.create' } },
+      config: { access: { scope: 'metric-points.manage', action: 'metric-points.create', limit: { resource: 'metrics', param: 'metric' } } },
     },
     async (request) => {
       const metricId = parseId(request.params.metric);
@@ -78,7 +78,7 @@ export function metricPointsRoutes(app: ApiApp, { db, transact, metricPoints, pe
         body: UpdateMetricPointBody,
         response: withErrors(200, itemEnvelope(MetricPointSchema)),
       },
-      config: { access: { scope: 'metric-points.manage', action: 'metric-points.update' } },
+      config: { access: { scope: 'metric-points.manage', action: 'metric-points.update', limit: { resource: 'metrics', param: 'metric' } } },
     },
     async (request) => {
       const metricId = parseId(request.params.metric);
@@ -92,7 +92,7 @@ export function metricPointsRoutes(app: ApiApp, { db, transact, metricPoints, pe
     '/api/v1/metrics/:metric/points/:point',
     {
       schema: { tags, summary: 'Delete a point', params: MetricPointParams, response: noContentWithErrors() },
-      config: { access: { scope: 'metric-points.delete', action: 'metric-points.delete' } },
+      config: { access: { scope: 'metric-points.delete', action: 'metric-points.delete', limit: { resource: 'metrics', param: 'metric' } } },
     },
     async (request, reply) => {
       const metricId = parseId(request.params.metric);

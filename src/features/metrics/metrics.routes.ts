@@ -4,6 +4,7 @@ import type { DB } from '../../db/schema.js';
 import type { ApiApp } from '../../http/app-types.js';
 import { callerHolds } from '../../http/auth.js';
 import { found } from '../../http/errors.js';
+import { allowedIds } from '../../http/limits.js';
 import { itemEnvelope, listEnvelope, listParams, paginated } from '../../http/list.js';
 import { IdParams, parseId } from '../../http/params.js';
 import { noContentWithErrors, withErrors } from '../../http/responses.js';
@@ -31,10 +32,10 @@ export function metricsRoutes(app: ApiApp, { db, transact, metrics, perPageMax }
         querystring: MetricListQuery,
         response: withErrors(200, listEnvelope(MetricSchema)),
       },
-      config: { access: { scope: 'metrics.read', guest: true, action: 'metrics.list' } },
+      config: { access: { scope: 'metrics.read', guest: true, action: 'metrics.list', limit: { resource: 'metrics', lists: true } } },
     },
     async (request) => {
-      const params = listParams(request.query, METRIC_SORTABLE, perPageMax);
+      const params = { ...listParams(request.query, METRIC_SORTABLE, perPageMax), onlyIds: allowedIds(request) };
       const { total, items } = await metrics.list(db, params, callerHolds(request, 'metrics.read'), request.timeZone);
       return paginated(request, params, total, items);
     },
@@ -44,7 +45,7 @@ export function metricsRoutes(app: ApiApp, { db, transact, metrics, perPageMax }
     '/api/v1/metrics/:id',
     {
       schema: { tags, summary: 'Get a metric', params: IdParams, response: withErrors(200, itemEnvelope(MetricSchema)) },
-      config: { access: { scope: 'metrics.read', guest: true, action: 'metrics.show' } },
+      config: { access: { scope: 'metrics.read', guest: true, action: 'metrics.show', limit: { resource: 'metrics', param: 'id' } } },
     },
     async (request) => ({
       data: found(await metrics.show(db, parseId(request.params.id), callerHolds(request, 'metrics.read'), request.timeZone)),
@@ -55,7 +56,7 @@ export function metricsRoutes(app: ApiApp, { db, transact, metrics, perPageMax }
     '/api/v1/metrics',
     {
       schema: { tags, summary: 'Create a metric', body: CreateMetricBody, response: withErrors(200, itemEnvelope(MetricSchema)) },
-      config: { access: { scope: 'metrics.manage', action: 'metrics.create' } },
+      config: { access: { scope: 'metrics.manage', action: 'metrics.create', limit: { resource: 'metrics', creates: true } } },
     },
     async (request) => {
       const row = await transact(request, (trx) => metrics.create(trx, request.body));
@@ -67,7 +68,7 @@ export function metricsRoutes(app: ApiApp, { db, transact, metrics, perPageMax }
     '/api/v1/metrics/:id',
     {
       schema: { tags, summary: 'Update a metric', params: IdParams, body: UpdateMetricBody, response: withErrors(200, itemEnvelope(MetricSchema)) },
-      config: { access: { scope: 'metrics.manage', action: 'metrics.update' } },
+      config: { access: { scope: 'metrics.manage', action: 'metrics.update', limit: { resource: 'metrics', param: 'id' } } },
     },
     async (request) => {
       const id = parseId(request.params.id);
@@ -80,7 +81,7 @@ export function metricsRoutes(app: ApiApp, { db, transact, metrics, perPageMax }
     '/api/v1/metrics/:id',
     {
       schema: { tags, summary: 'Delete a metric and its points', params: IdParams, response: noContentWithErrors() },
-      config: { access: { scope: 'metrics.delete', action: 'metrics.delete' } },
+      config: { access: { scope: 'metrics.delete', action: 'metrics.delete', limit: { resource: 'metrics', param: 'id' } } },
     },
     async (request, reply) => {
       const id = parseId(request.params.id);

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../../db/schema.js';
 import type { ApiApp } from '../../http/app-types.js';
 import { found } from '../../http/errors.js';
+import { allowedIds } from '../../http/limits.js';
 import { itemEnvelope, listEnvelope, listParams, paginated } from '../../http/list.js';
 import { IdParams, parseId } from '../../http/params.js';
 import { noContentWithErrors, withErrors } from '../../http/responses.js';
@@ -25,10 +26,10 @@ export function schedulesRoutes(app: ApiApp, { db, transact, schedules, perPageM
     '/api/v1/schedules',
     {
       schema: { tags, summary: 'List schedules', querystring: ScheduleListQuery, response: withErrors(200, listEnvelope(ScheduleSchema)) },
-      config: { access: { scope: 'schedules.read', guest: true, action: 'schedules.list' } },
+      config: { access: { scope: 'schedules.read', guest: true, action: 'schedules.list', limit: { resource: 'schedules', lists: true } } },
     },
     async (request) => {
-      const params = listParams(request.query, SCHEDULE_SORTABLE, perPageMax);
+      const params = { ...listParams(request.query, SCHEDULE_SORTABLE, perPageMax), onlyIds: allowedIds(request) };
       const { total, items } = await schedules.list(db, params, request.timeZone);
       return paginated(request, params, total, items);
     },
@@ -38,7 +39,7 @@ export function schedulesRoutes(app: ApiApp, { db, transact, schedules, perPageM
     '/api/v1/schedules/:id',
     {
       schema: { tags, summary: 'Get a schedule', params: IdParams, response: withErrors(200, itemEnvelope(ScheduleSchema)) },
-      config: { access: { scope: 'schedules.read', guest: true, action: 'schedules.show' } },
+      config: { access: { scope: 'schedules.read', guest: true, action: 'schedules.show', limit: { resource: 'schedules', param: 'id' } } },
     },
     async (request) => ({ data: found(await schedules.show(db, parseId(request.params.id), request.timeZone)) }),
   );
@@ -47,7 +48,7 @@ export function schedulesRoutes(app: ApiApp, { db, transact, schedules, perPageM
     '/api/v1/schedules',
     {
       schema: { tags, summary: 'Create a schedule', body: CreateScheduleBody, response: withErrors(200, itemEnvelope(ScheduleSchema)) },
-      config: { access: { scope: 'schedules.manage', action: 'schedules.create' } },
+      config: { access: { scope: 'schedules.manage', action: 'schedules.create', limit: { resource: 'schedules', creates: true } } },
     },
     async (request) => {
       const row = await transact(request, (trx) => schedules.create(trx, request.body, request.timeZone));
@@ -59,7 +60,7 @@ export function schedulesRoutes(app: ApiApp, { db, transact, schedules, perPageM
     '/api/v1/schedules/:id',
     {
       schema: { tags, summary: 'Update a schedule', params: IdParams, body: UpdateScheduleBody, response: withErrors(200, itemEnvelope(ScheduleSchema)) },
-      config: { access: { scope: 'schedules.manage', action: 'schedules.update' } },
+      config: { access: { scope: 'schedules.manage', action: 'schedules.update', limit: { resource: 'schedules', param: 'id' } } },
     },
     async (request) => {
       const id = parseId(request.params.id);
@@ -72,7 +73,7 @@ export function schedulesRoutes(app: ApiApp, { db, transact, schedules, perPageM
     '/api/v1/schedules/:id',
     {
       schema: { tags, summary: 'Delete a schedule (soft delete)', params: IdParams, response: noContentWithErrors() },
-      config: { access: { scope: 'schedules.delete', action: 'schedules.delete' } },
+      config: { access: { scope: 'schedules.delete', action: 'schedules.delete', limit: { resource: 'schedules', param: 'id' } } },
     },
     async (request, reply) => {
       const id = parseId(request.params.id);
