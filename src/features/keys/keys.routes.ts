@@ -265,7 +265,7 @@ export function keysRoutes(app: ApiApp, deps: KeysRoutesDeps): void {
   app.delete(
     '/api/v1/keys/:id/rotation',
     {
-      schema: { tags, summary: "Remove a key's rotation policy (and its webhook signing secret)", params: IdParams, response: withErrors(200, UpdatedKeySchema) },
+      schema: { tags, operationId: 'removeKeyRotationPolicy', summary: "Remove a key's rotation policy (and its webhook signing secret)", params: IdParams, response: withErrors(200, UpdatedKeySchema) },
       config: { access: { scope: 'keys.manage', action: 'keys.update', status: 200 } },
     },
     async (request) => {
