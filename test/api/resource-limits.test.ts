@@ -90,7 +90,7 @@ for (const dialect of await dialects()) {
       try {
         fresh.app.get(
           '/api/v1/components-unfiltered',
-          { config: { access: { scope: 'components.read', action: 'components.list', limit: { resource: 'components', lists: true } } } },
+          { schema: { operationId: 'listComponentsUnfiltered' }, config: { access: { scope: 'components.read', action: 'components.list', limit: { resource: 'components', lists: true } } } },
           async () => ({ data: component }),
         );
         await fresh.app.ready();

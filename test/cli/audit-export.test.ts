@@ -145,7 +145,13 @@ describe('cachet audit export and the stdout sink', () => {
       .toString('utf8')
       .split('\n')
       .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+      .map((line) => {
+        try {
+          return JSON.parse(line) as Record<string, unknown>;
+        } catch (err) {
+          throw new Error(`not one JSON line on stdout: ${JSON.stringify(line.slice(0, 600))}`, { cause: err });
+        }
+      });
     const shipped = objects.filter((o) => 'hash' in o && 'seq' in o) as unknown as AuditEvent[];
     const exported = run(['audit', 'export'], env, dir);
     assert.deepEqual(shipped, lines(exported.stdout), 'the stdout sink printed the trail from its first event, each event once');

@@ -3,6 +3,7 @@
  * rotated file, or syslog (RFC 5424) over UDP or TCP. Each sink takes events in chain order and
  * either delivers all of them or rejects, so the shipper sends them again.
  */
+import { sharedStdout, type LineWriter } from '../../logger.js';
 import { lookup } from 'node:dns/promises';
 import dgram from 'node:dgram';
 import { mkdir, open, rename, type FileHandle } from 'node:fs/promises';
@@ -31,14 +32,21 @@ function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** One line per event on `out` (stdout by default), written in one chunk per batch. */
-export function createStreamSink(name: string, out: NodeJS.WritableStream = process.stdout): AuditSink {
+/**
+ * One line per event on `out`: by default the standard output the logger writes to, through the
+ * same writer, so events and log lines stay whole lines. Written in one chunk per batch.
+ */
+export function createStreamSink(name: string, out: LineWriter = sharedStdout()): AuditSink {
   return {
     name,
     send(events) {
       if (events.length === 0) return Promise.resolve();
-      const text = events.map((event) => eventLine(event) + '\n').join('');
-      return new Promise<void>((resolve, reject) => out.write(text, (err) => (err ? reject(err) : resolve())));
+      try {
+        out.write(events.map((event) => eventLine(event) + '\n').join(''));
+        return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
     },
     close: () => Promise.resolve(),
   };
@@ -308,7 +316,7 @@ export function createTcpSyslogSink(name: string, host: string, port: number): A
 }
 
 /** The sink `target` names; `maxBytes` is the file sink's rotation size. */
-export function createAuditSink(target: AuditSinkTarget, options: { maxBytes: number; out?: NodeJS.WritableStream }): AuditSink {
+export function createAuditSink(target: AuditSinkTarget, options: { maxBytes: number; out?: LineWriter }): AuditSink {
   switch (target.kind) {
     case 'stdout':
       return createStreamSink(target.name, options.out);
