@@ -20,7 +20,6 @@ program
       const config = loadConfig();
       const logger = createLogger(config.logLevel);
       const server = await serve(config, logger);
-      logger.info({ address: server.address }, 'listening');
       const stop = (signal: string) => {
         logger.info({ signal }, 'shutting down');
         server.close().then(
@@ -33,6 +32,9 @@ program
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      // Only once the handlers are in place: a supervisor that stops us as soon as we say we
+      // listen must get a graceful shutdown, not the default kill.
+      logger.info({ address: server.address }, 'listening');
     }),
   );
 
