@@ -32,6 +32,17 @@ for (const dialect of await dialects()) {
       assert.ok(response.body.includes(`href="/schedules/${seeded.schedule.id}"`));
     });
 
+    it("folds a group per its collapsed setting: 2 folds while every component is operational, 0 never folds", async () => {
+      const admin = await t.key(['*']);
+      const group = await t.request({ method: 'POST', url: '/api/v1/components/groups', token: admin, body: { name: 'Edge', visible: true, collapsed: 2 } });
+      const groupId = json<{ data: { id: number } }>(group).data.id;
+      await t.request({ method: 'POST', url: '/api/v1/components', token: admin, body: { name: 'CDN', status: 1, group_id: groupId } });
+      assert.match((await page(t, '/')).body, /<details class="group">\n<summary><h3>Edge<\/h3>/);
+      await t.request({ method: 'PUT', url: '/api/v1/components/groups/' + groupId, token: admin, body: { collapsed: 0 } });
+      assert.match((await page(t, '/')).body, /<details class="group" open>\n<summary><h3>Edge<\/h3>/);
+      await t.request({ method: 'DELETE', url: '/api/v1/components/groups/' + groupId, token: admin });
+    });
+
     it("shows guests' things only: no disabled component, hidden group or hidden incident on /, /history or the feeds", async () => {
       for (const url of ['/', '/history', '/rss', '/atom']) {
         const body = (await page(t, url)).body;

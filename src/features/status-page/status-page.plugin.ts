@@ -172,7 +172,12 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
       };
     };
     const grouped = groups
-      .map((g) => ({ id: g.id, name: g.name, collapsed: g.collapsed !== 0, components: components.filter((c) => c.group_id === g.id).map(present) }))
+      .map((g) => {
+        const members = components.filter((c) => c.group_id === g.id);
+        // Cachet's `collapsed`: 0 never, 1 always, 2 unless one of the group's components is not operational.
+        const collapsed = g.collapsed === 1 || (g.collapsed === 2 && members.every((c) => c.status === 1));
+        return { id: g.id, name: g.name, collapsed, components: members.map(present) };
+      })
       .filter((g) => g.components.length > 0);
     const groupIds = new Set(groups.map((g) => g.id));
     const ungrouped = components.filter((c) => !groupIds.has(c.group_id)).map(present);
