@@ -289,9 +289,17 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   app.addHook('onSend', async (request, reply, payload) => (isApiPath(request.url) ? enforceListFiltered(request, reply, payload) : payload));
   app.addHook('onSend', async (request, reply, payload) => (isApiPath(request.url) ? auditStage.onSend(request, reply, payload) : payload));
   const pageCache = deps.pageCache ?? createPageCache();
+  // A change made through the API shows on the next page view (other writers' within the cache's TTL):
+  // dropped once the change is committed and before the client hears of it, and again after the
+  // response, for a render that started before the commit.
+  const writeSucceeded = (request: FastifyRequest, reply: FastifyReply) =>
+    reply.statusCode < 400 && !['GET', 'HEAD', 'OPTIONS'].includes(request.method) && isApiPath(request.url);
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (writeSucceeded(request, reply)) pageCache.invalidate();
+    return payload;
+  });
   app.addHook('onResponse', async (request, reply) => {
-    // A change made through the API shows on the next page view (other writers within the cache's TTL).
-    if (reply.statusCode < 400 && !['GET', 'HEAD', 'OPTIONS'].includes(request.method) && isApiPath(request.url)) pageCache.invalidate();
+    if (writeSucceeded(request, reply)) pageCache.invalidate();
     const principal = request.principal;
     request.log.info(
       {
