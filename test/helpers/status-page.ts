@@ -12,12 +12,15 @@ export interface SeededPage {
   hiddenIncident: { id: number; name: string };
   xssIncident: { id: number; name: string; message: string };
   schedule: { id: number; name: string };
+  publicMetric: { id: number; name: string };
+  hiddenMetric: { id: number; name: string };
 }
 
 /**
  * A visible group with a component, a hidden group with one, a disabled component, a public incident
  * that puts its component into partial outage and has an update, a hidden incident, an incident
- * whose name and message are markup, and an upcoming maintenance.
+ * whose name and message are markup, an upcoming maintenance, a charted public metric with two
+ * points and a metric guests may not see.
  */
 export async function seedStatusPage(t: TestApp): Promise<SeededPage> {
   const admin = await t.key(['*']);
@@ -44,7 +47,12 @@ export async function seedStatusPage(t: TestApp): Promise<SeededPage> {
   const xss = { name: '<script>alert(1)</script>', message: '<img src=x onerror=alert(2)>' };
   const xssIncident = await post('/api/v1/incidents', { ...xss, status: 1, visible: 1 });
   const schedule = await post('/api/v1/schedules', { name: 'Planned upgrade', message: 'Upgrading the database.', status: 0, scheduled_at: '2026-12-01 10:00' });
+  const publicMetric = await post('/api/v1/metrics', { name: 'Response time', suffix: 'ms', default_value: 0, calc_type: 1, display_chart: true, default_view: 0, visible: 1 });
+  for (const value of [120, 180]) await post(`/api/v1/metrics/${publicMetric.id}/points`, { value });
+  const hiddenMetric = await post('/api/v1/metrics', { name: 'Queue depth (staff only)', suffix: 'jobs', default_value: 0, display_chart: true, visible: 2 });
   return {
+    publicMetric: { id: publicMetric.id, name: 'Response time' },
+    hiddenMetric: { id: hiddenMetric.id, name: 'Queue depth (staff only)' },
     publicComponent: { id: publicComponent.id, name: 'Public API' },
     disabledComponent: { id: disabledComponent.id, name: 'Retired mailer' },
     hiddenGroupComponent: { id: hiddenGroupComponent.id, name: 'Build farm' },

@@ -43,6 +43,13 @@ for (const dialect of await dialects()) {
       await t.request({ method: 'DELETE', url: '/api/v1/components/groups/' + groupId, token: admin });
     });
 
+    it('draws a public metric as an SVG chart over its default view, with its values as text, and not a hidden metric', async () => {
+      const body = (await page(t, '/')).body;
+      assert.ok(body.includes(seeded.publicMetric.name));
+      assert.match(body, /<svg class="chart"[^>]*aria-label="Response time, last hour: latest 150 ms, lowest 0, highest 150"><polyline points="[\d., ]+"\/><\/svg>/);
+      assert.ok(!body.includes(seeded.hiddenMetric.name));
+    });
+
     it("shows guests' things only: no disabled component, hidden group or hidden incident on /, /history or the feeds", async () => {
       for (const url of ['/', '/history', '/rss', '/atom']) {
         const body = (await page(t, url)).body;

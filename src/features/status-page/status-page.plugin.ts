@@ -26,6 +26,7 @@ import { renderAtom, renderRss, type Feed } from './feeds.js';
 import type { PageCache, RenderedPage } from './status-page.cache.js';
 import { createStatusPageRepo, type PageIncident, type PageSchedule, type PageUpdate } from './status-page.repo.js';
 import { UPTIME_DAYS, uptimeBar } from './uptime.js';
+import { METRIC_VIEWS, metricChart } from './metric-chart.js';
 
 /** Incidents per page of `/history`. */
 export const HISTORY_PER_PAGE = 20;
@@ -155,6 +156,13 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
     const current = await repo.current(db);
     const updates = await repo.updatesOf(db, current.map((i) => i.id));
     const schedules = await repo.openSchedules(db);
+    const metrics = await Promise.all(
+      (await repo.chartedMetrics(db)).map(async (m) => {
+        const view = METRIC_VIEWS[m.default_view] ?? METRIC_VIEWS[0];
+        const points = await repo.points(db, m.id, toStoredTime(new Date(now.getTime() - view.windowMs)));
+        return { id: m.id, name: m.name, suffix: m.suffix, description: m.description, chart: metricChart(m, points, now) };
+      }),
+    );
     const present = (c: (typeof components)[number]) => {
       const bar = uptimeBar(history.filter((h) => h.component_id === c.id), now);
       return {
@@ -188,6 +196,7 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
       ungrouped,
       incidents: current.map((i) => presentIncident(i, updates)),
       schedules: schedules.map(presentSchedule),
+      metrics,
       uptimeDays: UPTIME_DAYS,
     });
   }

@@ -1,11 +1,13 @@
 /** Reads of the public status page: only what guests may see (visible, live incidents). */
 import type { Selectable } from 'kysely';
 import type { Executor } from '../../db/database.js';
-import type { IncidentTable, IncidentUpdateTable, ScheduleTable } from '../../db/schema.js';
+import type { IncidentTable, IncidentUpdateTable, MetricTable, ScheduleTable } from '../../db/schema.js';
+import { METRIC_VISIBLE_TO_GUESTS } from '../metrics/metrics.repo.js';
 
 export type PageIncident = Selectable<IncidentTable>;
 export type PageUpdate = Selectable<IncidentUpdateTable>;
 export type PageSchedule = Selectable<ScheduleTable>;
+export type PageMetric = Selectable<MetricTable>;
 
 /** Fixed incident status (Cachet's 4). */
 const FIXED = 4;
@@ -44,6 +46,16 @@ export function createStatusPageRepo() {
     /** Live schedules not yet complete, soonest first. */
     openSchedules(db: Executor): Promise<PageSchedule[]> {
       return db.selectFrom('schedules').selectAll().where('deleted_at', 'is', null).where('status', '<>', COMPLETE).orderBy('scheduled_at').orderBy('id').execute();
+    },
+
+    /** Metrics guests may see that ask for a chart, in display order. */
+    chartedMetrics(db: Executor): Promise<PageMetric[]> {
+      return db.selectFrom('metrics').selectAll().where('visible', '=', METRIC_VISIBLE_TO_GUESTS).where('display_chart', '=', 1).orderBy('order').orderBy('id').execute();
+    },
+
+    /** Points of a metric from `since`, oldest first. */
+    points(db: Executor, metricId: number, since: string): Promise<Array<{ value: number; counter: number; created_at: string }>> {
+      return db.selectFrom('metric_points').select(['value', 'counter', 'created_at']).where('metric_id', '=', metricId).where('created_at', '>=', since).orderBy('created_at').execute();
     },
 
     /** A live schedule. */
