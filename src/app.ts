@@ -70,10 +70,11 @@ export interface AppDeps {
     rateLimitDefault: number;
     rateLimitAnonymous: number;
     rateLimitFailedAuth: number;
-    /** The status page's settings (CACHET_SITE_NAME, CACHET_ABOUT, CACHET_STYLESHEET_URL). */
+    /** The status page's settings (CACHET_SITE_NAME, CACHET_ABOUT, CACHET_STYLESHEET_URL, CACHET_LOCALE). */
     siteName: string;
     about: string;
     stylesheetUrl: string | null;
+    locale: string;
   };
   logger: Logger;
   database: Database;
@@ -372,7 +373,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
       clock,
       system: deps.system,
       cache: pageCache,
-      site: { siteName: config.siteName, about: config.about, stylesheetUrl: config.stylesheetUrl, publicUrl: config.publicUrl, timezone: config.timezone },
+      site: { siteName: config.siteName, about: config.about, stylesheetUrl: config.stylesheetUrl, publicUrl: config.publicUrl, timezone: config.timezone, locale: config.locale },
     }, pages),
   );
 

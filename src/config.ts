@@ -74,6 +74,8 @@ export interface Config {
   about: string;
   /** An extra stylesheet the status page links after its own (`CACHET_STYLESHEET_URL`); null for none. */
   stylesheetUrl: string | null;
+  /** Language of the dates on the status page, a BCP 47 tag (`CACHET_LOCALE`). */
+  locale: string;
 }
 
 /**
@@ -225,6 +227,20 @@ function siteName(raw: string | undefined): string {
   return value;
 }
 
+/** `CACHET_LOCALE`: a BCP 47 language tag this Node knows (`en`, `de-CH`); `en` when unset. */
+function locale(raw: string | undefined): string {
+  const value = (raw ?? '').trim();
+  if (value === '') return 'en';
+  let supported: string[] = [];
+  try {
+    supported = Intl.DateTimeFormat.supportedLocalesOf(value);
+  } catch {
+    // not a well-formed tag: reported below
+  }
+  if (supported.length === 0) throw new ConfigError(`CACHET_LOCALE: "${value}" is not a language this server can format dates in (a BCP 47 tag such as en, de-CH)`);
+  return supported[0]!;
+}
+
 /** `CACHET_STYLESHEET_URL`: an absolute http(s) URL, or unset. */
 function stylesheetUrl(raw: string | undefined): string | null {
   const value = (raw ?? '').trim();
@@ -316,6 +332,7 @@ export function loadConfig(env: Env = process.env): Config {
     siteName: siteName(env.CACHET_SITE_NAME),
     about: env.CACHET_ABOUT ?? '',
     stylesheetUrl: stylesheetUrl(env.CACHET_STYLESHEET_URL),
+    locale: locale(env.CACHET_LOCALE),
     keyExpiryCheckMs: 60_000,
   };
 }

@@ -59,6 +59,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     siteName: 'Cachet',
     about: '',
     stylesheetUrl: null,
+    locale: 'en',
     ...overrides,
   };
 }

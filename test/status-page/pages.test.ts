@@ -177,8 +177,8 @@ for (const dialect of await dialects()) {
 }
 
 describe('status page settings', () => {
-  it('shows the site name, the about text as Markdown without raw HTML, and links the custom stylesheet', async (t) => {
-    const app = await buildTestApp('sqlite', { siteName: 'Acme <Status>', about: '**Hello** <b>raw</b> [docs](https://docs.example.com)', stylesheetUrl: 'https://cdn.example.com/acme.css' });
+  it('shows the site name, the about text as Markdown without raw HTML, the custom stylesheet, and dates in the configured language and zone', async (t) => {
+    const app = await buildTestApp('sqlite', { locale: 'de', timezone: 'Europe/Berlin', siteName: 'Acme <Status>', about: '**Hello** <b>raw</b> [docs](https://docs.example.com)', stylesheetUrl: 'https://cdn.example.com/acme.css' });
     t.after(() => app.close());
     const response = await page(app, '/');
     assert.ok(response.body.includes('<title>Acme &lt;Status&gt;</title>'));
@@ -186,13 +186,19 @@ describe('status page settings', () => {
     assert.ok(response.body.includes('<a href="https://docs.example.com">docs</a>'));
     assert.ok(response.body.includes('<link rel="stylesheet" href="https://cdn.example.com/acme.css">'));
     assert.match(String(response.headers['content-security-policy']), /style-src 'self' https:\/\/cdn\.example\.com/);
+    // Dates in the configured language and zone.
+    const admin = await app.key(['*']);
+    await app.request({ method: 'POST', url: '/api/v1/incidents', token: admin, body: { name: 'Outage', message: 'Down.', status: 1, visible: 1 } });
+    assert.match((await page(app, '/history')).body, /Mittwoch, 25\. November 2026/);
+    assert.match((await page(app, '/')).body, /25\.11\.2026, 13:00 MEZ|25\. Nov\. 2026, 13:00 MEZ/);
   });
 
-  it('reads CACHET_SITE_NAME, CACHET_ABOUT and CACHET_STYLESHEET_URL, and refuses a stylesheet URL that is not http(s)', () => {
+  it('reads CACHET_SITE_NAME, CACHET_ABOUT, CACHET_STYLESHEET_URL and CACHET_LOCALE, and refuses a stylesheet URL that is not http(s) or an unknown locale', () => {
     const base = { CACHET_PEPPER: 'x'.repeat(40), CACHET_DATA_DIR: '/tmp/page-config' };
-    const config = loadConfig({ ...base, CACHET_SITE_NAME: 'Acme', CACHET_ABOUT: 'Hi', CACHET_STYLESHEET_URL: 'https://cdn.example.com/a.css' });
-    assert.deepEqual([config.siteName, config.about, config.stylesheetUrl], ['Acme', 'Hi', 'https://cdn.example.com/a.css']);
-    assert.deepEqual([loadConfig(base).siteName, loadConfig(base).stylesheetUrl], ['Cachet', null]);
+    const config = loadConfig({ ...base, CACHET_SITE_NAME: 'Acme', CACHET_ABOUT: 'Hi', CACHET_STYLESHEET_URL: 'https://cdn.example.com/a.css', CACHET_LOCALE: 'de-CH' });
+    assert.deepEqual([config.siteName, config.about, config.stylesheetUrl, config.locale], ['Acme', 'Hi', 'https://cdn.example.com/a.css', 'de-CH']);
+    assert.deepEqual([loadConfig(base).siteName, loadConfig(base).stylesheetUrl, loadConfig(base).locale], ['Cachet', null, 'en']);
+    assert.throws(() => loadConfig({ ...base, CACHET_LOCALE: 'not a locale!' }), /CACHET_LOCALE/);
     assert.throws(() => loadConfig({ ...base, CACHET_STYLESHEET_URL: 'javascript:alert(1)' }), /CACHET_STYLESHEET_URL/);
   });
 });

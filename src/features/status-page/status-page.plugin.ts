@@ -43,7 +43,10 @@ export interface SiteSettings {
   /** An extra stylesheet linked after ours; null for none. */
   stylesheetUrl: string | null;
   publicUrl: string;
+  /** Zone the dates are shown in. */
   timezone: string;
+  /** Language of the dates (BCP 47). */
+  locale: string;
 }
 
 export interface StatusPageDeps {
@@ -113,8 +116,9 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
     index: false,
   });
 
-  const when = (iso: string | null): string => (iso ? DateTime.fromISO(iso, { zone: 'utc' }).setZone(site.timezone).toFormat('d LLL yyyy, HH:mm ZZZZ') : '');
-  const dayOf = (iso: string): string => DateTime.fromISO(iso, { zone: 'utc' }).setZone(site.timezone).toFormat('cccc d LLLL yyyy');
+  const local = (iso: string) => DateTime.fromISO(iso, { zone: 'utc' }).setZone(site.timezone).setLocale(site.locale);
+  const when = (iso: string | null): string => (iso ? local(iso).toLocaleString({ ...DateTime.DATETIME_MED, timeZoneName: 'short' }) : '');
+  const dayOf = (iso: string): string => local(iso).toLocaleString(DateTime.DATE_HUGE);
   const common = {
     siteName: site.siteName,
     stylesheetUrl: site.stylesheetUrl,
