@@ -211,7 +211,7 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
 
   /** Sends a rendered page with its ETag; a matching If-None-Match is answered 304 without a body. */
   function send(request: FastifyRequest, reply: FastifyReply, rendered: RenderedPage) {
-    reply.header('cache-control', rendered.status === 200 ? `public, max-age=${MAX_AGE_S}, must-revalidate` : 'no-cache');
+    reply.header('cache-control', rendered.status === 200 ? `public, max-age=${MAX_AGE_S}, stale-while-revalidate=30` : 'no-cache');
     reply.header('etag', rendered.etag);
     reply.header('vary', 'Accept-Encoding');
     const match = request.headers['if-none-match'];
