@@ -203,6 +203,23 @@ describe('status page settings', () => {
   });
 });
 
+describe('status page errors', () => {
+  it('answers a page with an HTML 503 when the database is down, while the API keeps its JSON envelope', async (t) => {
+    const app = await buildTestApp('sqlite');
+    t.after(() => app.server.close());
+    await app.database.close();
+    const pageResponse = await page(app, '/history');
+    assert.equal(pageResponse.statusCode, 503);
+    assert.match(String(pageResponse.headers['content-type']), /^text\/html/);
+    assert.match(pageResponse.body, /Something went wrong/);
+    assert.equal(pageResponse.headers['retry-after'], '5');
+    assert.match(String(pageResponse.headers['content-security-policy']), /script-src 'none'/);
+    const api = await app.request({ url: '/api/v1/components' });
+    assert.equal(api.statusCode, 503);
+    assert.equal(json(api).errors[0].status, 503);
+  });
+});
+
 describe('page render cache', () => {
   it('renders once for a burst of a thousand concurrent visitors, and again after invalidation', async () => {
     let renders = 0;

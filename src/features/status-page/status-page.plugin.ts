@@ -13,6 +13,7 @@ import helmetMiddleware from 'helmet';
 import type { Kysely } from 'kysely';
 import { DateTime } from 'luxon';
 import MarkdownIt from 'markdown-it';
+import { isStoreUnavailable } from '../../db/errors.js';
 import type { DB } from '../../db/schema.js';
 import type { Clock } from '../../infra/clock.js';
 import { toStoredTime } from '../../infra/time.js';
@@ -243,9 +244,12 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
 
   app.setErrorHandler(async (error: Error & { statusCode?: number; validation?: unknown }, request, reply) => {
     if (error instanceof PageNotFound || error.validation) return send(request, reply, await cache.get('404', renderNotFound));
-    request.log.error({ err: error }, 'status page failed');
-    const body = await page('error', `Error · ${site.siteName}`, { status: 500, heading: 'Something went wrong', text: 'The page could not be shown. Try again in a moment.' }, 500);
-    return reply.code(500).header('cache-control', 'no-store').type(body.type).send(body.body);
+    const unavailable = isStoreUnavailable(error);
+    request.log.error({ err: error }, unavailable ? 'database unavailable' : 'status page failed');
+    const status = unavailable ? 503 : 500;
+    if (unavailable) reply.header('retry-after', '5');
+    const body = await page('error', `Error · ${site.siteName}`, { status, heading: 'Something went wrong', text: 'The page could not be shown. Try again in a moment.' }, status);
+    return reply.code(status).header('cache-control', 'no-store').type(body.type).send(body.body);
   });
 
   // Every page route is hidden from the API's OpenAPI document.
