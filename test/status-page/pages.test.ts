@@ -4,8 +4,11 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { loadConfig } from '../../src/config.js';
 import { createPageCache } from '../../src/features/status-page/status-page.cache.js';
 import { uptimeBar } from '../../src/features/status-page/uptime.js';
-import { buildTestApp, json, type TestApp } from '../helpers/app.js';
-import { dialects } from '../helpers/dialects.js';
+import { buildTestApp, json, testConfig, type TestApp } from '../helpers/app.js';
+import { dialects, freshDatabase } from '../helpers/dialects.js';
+import { fixedClock } from '../../src/infra/clock.js';
+import { createLogger } from '../../src/logger.js';
+import { createServer } from '../../src/main.js';
 import { seedStatusPage, type SeededPage } from '../helpers/status-page.js';
 
 const page = (t: TestApp, url: string, headers: Record<string, string> = {}) => t.server.app.inject({ method: 'GET', url, headers });
@@ -221,6 +224,38 @@ describe('status page errors', () => {
 });
 
 describe('page render cache', () => {
+  it('serves a burst of a thousand concurrent visitors of / with at most one render of database queries', async (t) => {
+    const database = await freshDatabase('sqlite');
+    let queries = 0;
+    const counting = database.db.withPlugin({
+      transformQuery: (args) => {
+        queries += 1;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    const server = await createServer(testConfig(), createLogger('silent'), { ...database, db: counting }, fixedClock(new Date('2026-11-25T12:00:00Z')));
+    t.after(async () => {
+      await server.close();
+      await database.close();
+    });
+    const created = await server.keys.create({ name: 'burst', scopes: ['*'], createdBy: 'cli' });
+    assert.ok(created.ok);
+    const write = (name: string) =>
+      server.app.inject({ method: 'POST', url: '/api/v1/components', headers: { 'x-cachet-token': created.token, accept: 'application/json' }, payload: { name, status: 1 } });
+    assert.equal((await write('First')).statusCode, 200);
+    queries = 0;
+    assert.equal((await server.app.inject({ url: '/' })).statusCode, 200);
+    const oneRender = queries;
+    assert.ok(oneRender > 0);
+    // A write drops the render; the burst that follows renders once between them.
+    assert.equal((await write('Second')).statusCode, 200);
+    queries = 0;
+    const responses = await Promise.all(Array.from({ length: 1000 }, () => server.app.inject({ url: '/' })));
+    assert.ok(responses.every((r) => r.statusCode === 200 && r.body.includes('Second')));
+    assert.ok(queries <= oneRender, `${queries} queries for the burst, ${oneRender} for one render`);
+  });
+
   it('renders once for a burst of a thousand concurrent visitors, and again after invalidation', async () => {
     let renders = 0;
     const cache = createPageCache();
