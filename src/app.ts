@@ -53,6 +53,8 @@ import type { AuditBatcher } from './features/audit/audit.batcher.js';
 import type { AuditWriter } from './features/audit/audit.writer.js';
 import { validationMessages } from './http/validation.js';
 import type { Clock } from './infra/clock.js';
+import { createPageCache, type PageCache } from './features/status-page/status-page.cache.js';
+import { statusPagePlugin, type StatusPageHandle } from './features/status-page/status-page.plugin.js';
 
 /** Largest request body accepted (bigger is a 413). */
 export const BODY_LIMIT = 1024 * 1024;
@@ -68,6 +70,11 @@ export interface AppDeps {
     rateLimitDefault: number;
     rateLimitAnonymous: number;
     rateLimitFailedAuth: number;
+    /** The status page's settings (CACHET_SITE_NAME, CACHET_ABOUT, CACHET_STYLESHEET_URL, CACHET_LOCALE). */
+    siteName: string;
+    about: string;
+    stylesheetUrl: string | null;
+    locale: string;
   };
   logger: Logger;
   database: Database;
@@ -95,6 +102,16 @@ export interface AppDeps {
   schedules: SchedulesService;
   subscribers: SubscribersService;
   system: SystemService;
+  /** The status page's render cache (made here when not given); API writes invalidate it. */
+  pageCache?: PageCache;
+}
+
+/**
+ * Whether a URL belongs to the API (its pipeline, JSON errors, audit) rather than to the status
+ * page: `/api/…` and the health checks. Everything else is the page's.
+ */
+export function isApiPath(url: string): boolean {
+  return /^\/(?:api|health)(?:[/?]|$)/.test(url);
 }
 
 /** One registered API route and the access rule it declared. */
@@ -175,6 +192,8 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   });
   app.decorate('publicUrl', config.publicUrl);
   app.addHook('onRoute', (route) => {
+    // The status page's routes are not the API's: no access rule, not in the route table.
+    if (!isApiPath(route.url)) return;
     if (route.url.startsWith('/api') && !route.config?.access) {
       throw new Error(`route ${String(route.method)} ${route.url} declares no access scope`);
     }
@@ -244,20 +263,44 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     // Names the request in the audit trail and the logs, so a client can quote it.
     reply.header('x-request-id', request.id);
+    if (!isApiPath(request.url)) {
+      // A status page request: no key, no rate limit, no audit.
+      request.principal = { type: 'anonymous' };
+      request.clientIp = clientAddress(request.ip, request.socket.remoteAddress);
+      return;
+    }
     for (const [, stage] of pipeline) await stage(request, reply);
   });
-  app.addHook('preValidation', createInputHook(BODY_LIMIT));
-  app.addHook('preValidation', authoriseFields);
-  app.addHook('preValidation', async (request) => checkFieldLimits(request));
-  app.addHook('preHandler', rejectNonFiniteNumbers);
+  // The API's input stages; the status page's requests skip them.
+  const inputHook = createInputHook(BODY_LIMIT);
+  app.addHook('preValidation', async (request) => {
+    if (!isApiPath(request.url)) return;
+    await inputHook(request);
+    await authoriseFields(request);
+    checkFieldLimits(request);
+  });
+  app.addHook('preHandler', async (request) => {
+    if (isApiPath(request.url)) await rejectNonFiniteNumbers(request);
+  });
   const auditStage = createAuditStage({
     writer: deps.audit.writer,
     batcher: deps.audit.batcher,
     onError: (err, request) => request.log.error({ err }, 'audit event could not be written; answered 503'),
   });
-  app.addHook('onSend', enforceListFiltered);
-  app.addHook('onSend', auditStage.onSend);
+  app.addHook('onSend', async (request, reply, payload) => (isApiPath(request.url) ? enforceListFiltered(request, reply, payload) : payload));
+  app.addHook('onSend', async (request, reply, payload) => (isApiPath(request.url) ? auditStage.onSend(request, reply, payload) : payload));
+  const pageCache = deps.pageCache ?? createPageCache();
+  // A change made through the API shows on the next page view (other writers' within the cache's TTL):
+  // dropped once the change is committed and before the client hears of it, and again after the
+  // response, for a render that started before the commit.
+  const writeSucceeded = (request: FastifyRequest, reply: FastifyReply) =>
+    reply.statusCode < 400 && !['GET', 'HEAD', 'OPTIONS'].includes(request.method) && isApiPath(request.url);
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (writeSucceeded(request, reply)) pageCache.invalidate();
+    return payload;
+  });
   app.addHook('onResponse', async (request, reply) => {
+    if (writeSucceeded(request, reply)) pageCache.invalidate();
     const principal = request.principal;
     request.log.info(
       {
@@ -294,7 +337,9 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     return sendError(reply, 500);
   });
 
-  app.setNotFoundHandler((request, reply) => {
+  const pages: { current: StatusPageHandle | null } = { current: null };
+  app.setNotFoundHandler(async (request, reply) => {
+    if (!isApiPath(request.url) && pages.current) return pages.current.notFound(request, reply);
     const path = request.url.split('?')[0]!;
     const allowed = routes.allowed(path).filter((m) => m !== request.method);
     if (allowed.length > 0 && !routes.allowed(path).includes(request.method)) {
@@ -320,6 +365,17 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   auditRoutes(app, { ...shared, repo: createAuditRepo(), clock });
   healthRoutes(app, { db: database.db, redisState: deps.redisState ?? (() => 'off') });
   keysRoutes(app, { ...shared, keys: deps.keys, clock, keysChanged: deps.keysChanged ?? (() => undefined) });
+
+  // The public status page: its own encapsulated context (headers, views, HTML error pages).
+  await app.register(async (context) =>
+    statusPagePlugin(context, {
+      db: database.db,
+      clock,
+      system: deps.system,
+      cache: pageCache,
+      site: { siteName: config.siteName, about: config.about, stylesheetUrl: config.stylesheetUrl, publicUrl: config.publicUrl, timezone: config.timezone, locale: config.locale },
+    }, pages),
+  );
 
   return app;
 }

@@ -68,6 +68,14 @@ export interface Config {
   keyExpiryWarningMs: number;
   /** How often the server looks for keys entering the warning window or passing expiry (ms); not an environment setting. */
   keyExpiryCheckMs: number;
+  /** The status page's title (`CACHET_SITE_NAME`). */
+  siteName: string;
+  /** Markdown shown on the status page under the overall status (`CACHET_ABOUT`); raw HTML in it is shown as text. */
+  about: string;
+  /** An extra stylesheet the status page links after its own (`CACHET_STYLESHEET_URL`); null for none. */
+  stylesheetUrl: string | null;
+  /** Language of the dates on the status page, a BCP 47 tag (`CACHET_LOCALE`). */
+  locale: string;
 }
 
 /**
@@ -211,6 +219,42 @@ function publicUrl(env: Env, host: string, port: number): string {
 
 const SINK_FORMS = 'stdout, file:PATH, syslog+udp://HOST:PORT or syslog+tcp://HOST:PORT';
 
+/** `CACHET_SITE_NAME`: the status page's title, 1 to 200 characters. */
+function siteName(raw: string | undefined): string {
+  const value = (raw ?? '').trim();
+  if (value === '') return 'Cachet';
+  if (value.length > 200) throw new ConfigError('CACHET_SITE_NAME: at most 200 characters');
+  return value;
+}
+
+/** `CACHET_LOCALE`: a BCP 47 language tag this Node knows (`en`, `de-CH`); `en` when unset. */
+function locale(raw: string | undefined): string {
+  const value = (raw ?? '').trim();
+  if (value === '') return 'en';
+  let supported: string[] = [];
+  try {
+    supported = Intl.DateTimeFormat.supportedLocalesOf(value);
+  } catch {
+    // not a well-formed tag: reported below
+  }
+  if (supported.length === 0) throw new ConfigError(`CACHET_LOCALE: "${value}" is not a language this server can format dates in (a BCP 47 tag such as en, de-CH)`);
+  return supported[0]!;
+}
+
+/** `CACHET_STYLESHEET_URL`: an absolute http(s) URL, or unset. */
+function stylesheetUrl(raw: string | undefined): string | null {
+  const value = (raw ?? '').trim();
+  if (value === '') return null;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`CACHET_STYLESHEET_URL must be an absolute http(s) URL, got "${value}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`CACHET_STYLESHEET_URL must be an absolute http(s) URL, got "${value}"`);
+  return url.href;
+}
+
 /** `CACHET_AUDIT_SINK`: unset or blank is no sink. */
 export function parseAuditSink(raw: string | undefined): AuditSinkTarget | null {
   const value = raw?.trim() ?? '';
@@ -285,6 +329,10 @@ export function loadConfig(env: Env = process.env): Config {
     keyRotationIntervalMs: env.CACHET_KEY_ROTATION_INTERVAL?.trim() === '0' ? 0 : durationSetting(env, 'CACHET_KEY_ROTATION_INTERVAL', '30s'),
     deliveryTimeoutMs: durationSetting(env, 'CACHET_DELIVERY_TIMEOUT', '10s'),
     keyExpiryWarningMs: durationSetting(env, 'CACHET_KEY_EXPIRY_WARNING', '7d'),
+    siteName: siteName(env.CACHET_SITE_NAME),
+    about: env.CACHET_ABOUT ?? '',
+    stylesheetUrl: stylesheetUrl(env.CACHET_STYLESHEET_URL),
+    locale: locale(env.CACHET_LOCALE),
     keyExpiryCheckMs: 60_000,
   };
 }

@@ -7,6 +7,7 @@ import { audit } from './migrations/0003_audit.js';
 import { keyLifecycle } from './migrations/0004_key_lifecycle.js';
 import { rotationPolicies } from './migrations/0005_rotation_policies.js';
 import { keyLimits } from './migrations/0006_key_limits.js';
+import { componentStatusHistory } from './migrations/0007_component_status_history.js';
 
 function provider(database: Database): MigrationProvider {
   return {
@@ -18,6 +19,7 @@ function provider(database: Database): MigrationProvider {
         '0004_key_lifecycle': keyLifecycle(),
         '0005_rotation_policies': rotationPolicies(),
         '0006_key_limits': keyLimits(),
+        '0007_component_status_history': componentStatusHistory(database.dialect),
       };
     },
   };

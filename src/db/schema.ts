@@ -85,6 +85,14 @@ export interface ComponentTable {
   deleted_at: string | null;
 }
 
+/** A status a component entered, and when (every change, whoever made it). */
+export interface ComponentStatusHistoryTable {
+  id: Generated<number>;
+  component_id: number;
+  status: number;
+  at: string;
+}
+
 export interface ComponentTagTable {
   component_id: number;
   slug: string;
@@ -259,6 +267,7 @@ export interface DB {
   leases: LeaseTable;
   components: ComponentTable;
   component_tags: ComponentTagTable;
+  component_status_history: ComponentStatusHistoryTable;
   component_groups: ComponentGroupTable;
   incidents: IncidentTable;
   incident_updates: IncidentUpdateTable;

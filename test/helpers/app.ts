@@ -56,6 +56,10 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     keyExpiryWarningMs: 7 * 86_400_000,
     // Tests drive the expiry sweep by hand (server.sweepKeyExpiry) with the fixed clock.
     keyExpiryCheckMs: 3_600_000,
+    siteName: 'Cachet',
+    about: '',
+    stylesheetUrl: null,
+    locale: 'en',
     ...overrides,
   };
 }

@@ -101,6 +101,37 @@ export function createComponentsRepo() {
       await db.updateTable('components').set({ group_id: 0, updated_at: at }).where('group_id', '=', groupId).execute();
     },
 
+    /** Records that a component entered `status` at `at` (in the caller's transaction). */
+    async recordStatus(db: Executor, componentId: number, status: number, at: string): Promise<void> {
+      await db.insertInto('component_status_history').values({ component_id: componentId, status, at }).execute();
+    },
+
+    /**
+     * Status history of the given components from `since`, oldest first, with for each component the
+     * last status it entered before `since` (so a window starts in the right state).
+     */
+    async statusHistory(db: Executor, ids: number[], since: string): Promise<Array<{ component_id: number; status: number; at: string }>> {
+      if (ids.length === 0) return [];
+      const before = await db
+        .selectFrom('component_status_history as h')
+        .select(['h.component_id', 'h.status', 'h.at'])
+        .where('h.component_id', 'in', ids)
+        .where('h.at', '<', since)
+        .where('h.id', '=', (eb) =>
+          eb.selectFrom('component_status_history as l').select((e) => e.fn.max('l.id').as('id')).whereRef('l.component_id', '=', 'h.component_id').where('l.at', '<', since),
+        )
+        .execute();
+      const within = await db
+        .selectFrom('component_status_history')
+        .select(['component_id', 'status', 'at'])
+        .where('component_id', 'in', ids)
+        .where('at', '>=', since)
+        .orderBy('at')
+        .orderBy('id')
+        .execute();
+      return [...before, ...within];
+    },
+
     /** Tags of each component, as `{slug: name}`. */
     async tagsOf(db: Executor, ids: number[]): Promise<Map<number, Record<string, string>>> {
       const out = new Map<number, Record<string, string>>();

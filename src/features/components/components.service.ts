@@ -82,6 +82,7 @@ export function createComponentsService({ repo, clock }: ComponentsServiceDeps) 
         deleted_at: null,
       });
       if (input.tags !== undefined) await repo.replaceTags(trx, row.id, parseTags(input.tags));
+      await repo.recordStatus(trx, row.id, row.status, at);
       return created(trx, 'components', row);
     },
 
@@ -101,6 +102,7 @@ export function createComponentsService({ repo, clock }: ComponentsServiceDeps) 
         updated_at: toStoredTime(clock.now()),
       });
       if (input.tags !== undefined) await repo.replaceTags(trx, id, parseTags(input.tags));
+      if (after.status !== before.status) await repo.recordStatus(trx, id, after.status, after.updated_at);
       return updated(trx, 'components', { before, after });
     },
 

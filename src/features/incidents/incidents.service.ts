@@ -172,8 +172,11 @@ export function createIncidentsService({ repo, updatesRepo, componentsRepo, temp
   async function setComponentStatus(trx: Executor, component: ComponentRow | undefined, status: number | undefined, at: string): Promise<void> {
     if (!component || status === undefined) return;
     const after = await componentsRepo.update(trx, component.id, { status, updated_at: at });
-    // The component's own change, audited as a component update beside the incident's.
-    if (after.status !== component.status) updated(trx, 'components', { before: component, after });
+    // The component's own change, audited as a component update beside the incident's, and kept in its history.
+    if (after.status !== component.status) {
+      updated(trx, 'components', { before: component, after });
+      await componentsRepo.recordStatus(trx, component.id, status, at);
+    }
   }
 
   return {

@@ -1,0 +1,314 @@
+/**
+ * The public status page: server-rendered HTML (Eta, escaping by default) and the incident feeds,
+ * as an encapsulated Fastify plugin with its own security headers and error pages. Guests' view only:
+ * disabled components, hidden groups and hidden incidents appear nowhere. Pages need no key and are
+ * not audited.
+ */
+import helmet from '@fastify/helmet';
+import fastifyStatic from '@fastify/static';
+import view from '@fastify/view';
+import { Eta } from 'eta';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import helmetMiddleware from 'helmet';
+import type { Kysely } from 'kysely';
+import { DateTime } from 'luxon';
+import MarkdownIt from 'markdown-it';
+import { isStoreUnavailable } from '../../db/errors.js';
+import type { DB } from '../../db/schema.js';
+import type { Clock } from '../../infra/clock.js';
+import { toStoredTime } from '../../infra/time.js';
+import { createComponentGroupsRepo } from '../component-groups/component-groups.repo.js';
+import { createComponentsRepo } from '../components/components.repo.js';
+import { COMPONENT_STATUS_NAMES } from '../components/components.schema.js';
+import { INCIDENT_STATUS_NAMES } from '../incidents/incidents.schema.js';
+import { SCHEDULE_STATUS_NAMES } from '../schedules/schedules.schema.js';
+import type { SystemService } from '../system/system.service.js';
+import { renderAtom, renderRss, type Feed } from './feeds.js';
+import type { PageCache, RenderedPage } from './status-page.cache.js';
+import { createStatusPageRepo, type PageIncident, type PageSchedule, type PageUpdate } from './status-page.repo.js';
+import { UPTIME_DAYS, uptimeBar } from './uptime.js';
+import { METRIC_VIEWS, metricChart } from './metric-chart.js';
+
+/** Incidents per page of `/history`. */
+export const HISTORY_PER_PAGE = 20;
+/** Incidents in the feeds. */
+const FEED_SIZE = 50;
+/** Browsers and proxies may reuse a page this long (seconds) before revalidating with its ETag. */
+const MAX_AGE_S = 10;
+
+/** The operator's settings the pages show. */
+export interface SiteSettings {
+  siteName: string;
+  /** Markdown; rendered with raw HTML disabled. */
+  about: string;
+  /** An extra stylesheet linked after ours; null for none. */
+  stylesheetUrl: string | null;
+  publicUrl: string;
+  /** Zone the dates are shown in. */
+  timezone: string;
+  /** Language of the dates (BCP 47). */
+  locale: string;
+}
+
+export interface StatusPageDeps {
+  db: Kysely<DB>;
+  clock: Clock;
+  system: SystemService;
+  site: SiteSettings;
+  cache: PageCache;
+}
+
+/** What the root not-found handler needs to answer a page URL that names nothing. */
+export interface StatusPageHandle {
+  notFound(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+}
+
+class PageNotFound extends Error {
+  readonly statusCode = 404;
+}
+
+const STATUS_CLASS = ['unknown', 'operational', 'performance', 'partial', 'major'];
+
+/** The security headers of every page (the custom stylesheet's origin is allowed for styles). */
+function helmetOptions(site: SiteSettings) {
+  const styleSrc = ["'self'"];
+  if (site.stylesheetUrl) styleSrc.push(new URL(site.stylesheetUrl).origin);
+  return {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        styleSrc,
+        imgSrc: ["'self'", 'data:'],
+        fontSrc: ["'self'"],
+        scriptSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    referrerPolicy: { policy: 'strict-origin-when-cross-origin' as const },
+  };
+}
+
+/**
+ * Registers the pages on `app` (an encapsulated context) and returns the handle for pages that do
+ * not exist. Call from buildApp; the API's pipeline skips these URLs.
+ */
+export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDeps, handle: { current: StatusPageHandle | null }): Promise<void> {
+  const { db, clock, system, site, cache } = deps;
+  const repo = createStatusPageRepo();
+  const componentsRepo = createComponentsRepo();
+  const groupsRepo = createComponentGroupsRepo();
+  const markdown = new MarkdownIt({ html: false, linkify: true });
+  const aboutHtml = site.about.trim() === '' ? '' : markdown.render(site.about);
+  const security = helmetOptions(site);
+  const applySecurityHeaders = helmetMiddleware(security);
+
+  await app.register(helmet, security);
+  await app.register(view, {
+    engine: { eta: new Eta({ autoEscape: true, autoTrim: false }) },
+    root: new URL('./views', import.meta.url).pathname,
+  });
+  await app.register(fastifyStatic, {
+    root: new URL('./public', import.meta.url).pathname,
+    prefix: '/assets/',
+    maxAge: 3600_000,
+    index: false,
+  });
+
+  const local = (iso: string) => DateTime.fromISO(iso, { zone: 'utc' }).setZone(site.timezone).setLocale(site.locale);
+  const when = (iso: string | null): string => (iso ? local(iso).toLocaleString({ ...DateTime.DATETIME_MED, timeZoneName: 'short' }) : '');
+  const dayOf = (iso: string): string => local(iso).toLocaleString(DateTime.DATE_HUGE);
+  const common = {
+    siteName: site.siteName,
+    stylesheetUrl: site.stylesheetUrl,
+    rssUrl: `${site.publicUrl}/rss`,
+    atomUrl: `${site.publicUrl}/atom`,
+  };
+
+  function presentIncident(row: PageIncident, updates: PageUpdate[]) {
+    return {
+      id: row.id,
+      name: row.name,
+      message: row.message,
+      status: INCIDENT_STATUS_NAMES[row.status] ?? 'Unknown',
+      fixed: row.status === 4,
+      occurredAt: when(row.occurred_at),
+      occurredIso: row.occurred_at,
+      updates: updates
+        .filter((u) => u.incident_id === row.id)
+        .map((u) => ({ status: INCIDENT_STATUS_NAMES[u.status] ?? 'Unknown', message: u.message, at: when(u.created_at), iso: u.created_at }))
+        .reverse(),
+    };
+  }
+
+  function presentSchedule(row: PageSchedule) {
+    return { id: row.id, name: row.name, message: row.message, status: SCHEDULE_STATUS_NAMES[row.status] ?? 'Unknown', scheduledAt: when(row.scheduled_at), completedAt: when(row.completed_at) };
+  }
+
+  const page = (template: string, title: string, data: Record<string, unknown>, status = 200): Promise<Omit<RenderedPage, 'etag'>> =>
+    app.view(template, { ...common, title, ...data }).then((body) => ({ status, type: 'text/html; charset=utf-8', body: String(body) }));
+
+  async function renderIndex() {
+    const now = clock.now();
+    const overall = await system.status(db, { hiddenGroups: false, hiddenIncidents: false });
+    const all = { page: 1, perPage: 100_000, sort: 'order', direction: 'asc' as const };
+    const { rows: components } = await componentsRepo.list(db, {}, all, { guest: true });
+    const { rows: groups } = await groupsRepo.list(db, { visible: true }, all);
+    const since = toStoredTime(new Date(now.getTime() - UPTIME_DAYS * 86_400_000));
+    const history = await componentsRepo.statusHistory(db, components.map((c) => c.id), since);
+    const current = await repo.current(db);
+    const updates = await repo.updatesOf(db, current.map((i) => i.id));
+    const schedules = await repo.openSchedules(db);
+    const metrics = await Promise.all(
+      (await repo.chartedMetrics(db)).map(async (m) => {
+        const view = METRIC_VIEWS[m.default_view] ?? METRIC_VIEWS[0];
+        const points = await repo.points(db, m.id, toStoredTime(new Date(now.getTime() - view.windowMs)));
+        return { id: m.id, name: m.name, suffix: m.suffix, description: m.description, chart: metricChart(m, points, now) };
+      }),
+    );
+    const present = (c: (typeof components)[number]) => {
+      const bar = uptimeBar(history.filter((h) => h.component_id === c.id), now);
+      return {
+        id: c.id,
+        name: c.name,
+        description: c.description,
+        link: /^https?:\/\//i.test(c.link) ? c.link : '',
+        status: COMPONENT_STATUS_NAMES[c.status] ?? 'Unknown',
+        statusClass: STATUS_CLASS[c.status] ?? 'unknown',
+        uptime: {
+          percent: bar.percent,
+          days: bar.days.map((d) => ({ date: d.date, cls: STATUS_CLASS[d.worst] ?? 'unknown', label: d.worst === 0 ? 'no data' : (COMPONENT_STATUS_NAMES[d.worst] ?? 'Unknown') })),
+          outageDays: bar.days.filter((d) => d.worst > 1).length,
+        },
+      };
+    };
+    const grouped = groups
+      .map((g) => {
+        const members = components.filter((c) => c.group_id === g.id);
+        // Cachet's `collapsed`: 0 never, 1 always, 2 unless one of the group's components is not operational.
+        const collapsed = g.collapsed === 1 || (g.collapsed === 2 && members.every((c) => c.status === 1));
+        return { id: g.id, name: g.name, collapsed, components: members.map(present) };
+      })
+      .filter((g) => g.components.length > 0);
+    const groupIds = new Set(groups.map((g) => g.id));
+    const ungrouped = components.filter((c) => !groupIds.has(c.group_id)).map(present);
+    return page('index', site.siteName, {
+      overall: { status: overall.status, message: overall.message },
+      aboutHtml,
+      groups: grouped,
+      ungrouped,
+      incidents: current.map((i) => presentIncident(i, updates)),
+      schedules: schedules.map(presentSchedule),
+      metrics,
+      uptimeDays: UPTIME_DAYS,
+    });
+  }
+
+  async function renderNotFound() {
+    return page('error', `Not found · ${site.siteName}`, { status: 404, heading: 'Page not found', text: 'There is nothing at this address.' }, 404);
+  }
+
+  /** Sends a rendered page with its ETag; a matching If-None-Match is answered 304 without a body. */
+  function send(request: FastifyRequest, reply: FastifyReply, rendered: RenderedPage) {
+    reply.header('cache-control', rendered.status === 200 ? `public, max-age=${MAX_AGE_S}, stale-while-revalidate=30` : 'no-cache');
+    reply.header('etag', rendered.etag);
+    reply.header('vary', 'Accept-Encoding');
+    const match = request.headers['if-none-match'];
+    if (rendered.status === 200 && match !== undefined && match.split(/\s*,\s*/).some((tag) => tag === rendered.etag || tag === `W/${rendered.etag}` || tag === '*')) {
+      return reply.code(304).send();
+    }
+    return reply.code(rendered.status).type(rendered.type).send(rendered.body);
+  }
+
+  const cached = (key: string, render: () => Promise<Omit<RenderedPage, 'etag'>>) => async (request: FastifyRequest, reply: FastifyReply) => send(request, reply, await cache.get(key, render));
+
+  function feedOf(rows: PageIncident[], self: string): Feed {
+    return {
+      title: site.siteName,
+      site: site.publicUrl,
+      self,
+      items: rows.map((r) => ({
+        id: r.id,
+        title: `${r.name} (${INCIDENT_STATUS_NAMES[r.status] ?? 'Unknown'})`,
+        summary: r.message,
+        updated: r.updated_at,
+        link: `${site.publicUrl}/incidents/${r.id}`,
+      })),
+    };
+  }
+
+  const idParams = { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9]{1,9}$' } }, required: ['id'] } as const;
+  const pageQuery = { type: 'object', properties: { page: { type: 'string', pattern: '^[0-9]{1,6}$' } } } as const;
+
+  app.setErrorHandler(async (error: Error & { statusCode?: number; validation?: unknown }, request, reply) => {
+    if (error instanceof PageNotFound || error.validation) return send(request, reply, await cache.get('404', renderNotFound));
+    const unavailable = isStoreUnavailable(error);
+    request.log.error({ err: error }, unavailable ? 'database unavailable' : 'status page failed');
+    const status = unavailable ? 503 : 500;
+    if (unavailable) reply.header('retry-after', '5');
+    const body = await page('error', `Error · ${site.siteName}`, { status, heading: 'Something went wrong', text: 'The page could not be shown. Try again in a moment.' }, status);
+    return reply.code(status).header('cache-control', 'no-store').type(body.type).send(body.body);
+  });
+
+  // Every page route is hidden from the API's OpenAPI document.
+  app.get('/', { schema: { hide: true } }, cached('/', renderIndex));
+
+  app.get('/incidents/:id', { schema: { hide: true, params: idParams } }, async (request, reply) => {
+    const id = Number((request.params as { id: string }).id);
+    const rendered = await cache.get(`/incidents/${id}`, async () => {
+      const row = await repo.incident(db, id);
+      if (!row) throw new PageNotFound();
+      const updates = await repo.updatesOf(db, [id]);
+      return page('incident', `${row.name} · ${site.siteName}`, { incident: presentIncident(row, updates) });
+    });
+    return send(request, reply, rendered);
+  });
+
+  app.get('/history', { schema: { hide: true, querystring: pageQuery } }, async (request, reply) => {
+    const number = Math.max(1, Number((request.query as { page?: string }).page ?? '1'));
+    const rendered = await cache.get(`/history?page=${number}`, async () => {
+      const { total, rows } = await repo.history(db, number, HISTORY_PER_PAGE);
+      const lastPage = Math.max(1, Math.ceil(total / HISTORY_PER_PAGE));
+      if (number > lastPage) throw new PageNotFound();
+      const days: Array<{ day: string; incidents: ReturnType<typeof presentIncident>[] }> = [];
+      for (const row of rows) {
+        const day = dayOf(row.occurred_at);
+        if (days.at(-1)?.day !== day) days.push({ day, incidents: [] });
+        days.at(-1)!.incidents.push(presentIncident(row, []));
+      }
+      return page('history', `History · ${site.siteName}`, { days, total, page: number, lastPage });
+    });
+    return send(request, reply, rendered);
+  });
+
+  app.get('/schedules/:id', { schema: { hide: true, params: idParams } }, async (request, reply) => {
+    const id = Number((request.params as { id: string }).id);
+    const rendered = await cache.get(`/schedules/${id}`, async () => {
+      const row = await repo.schedule(db, id);
+      if (!row) throw new PageNotFound();
+      return page('schedule', `${row.name} · ${site.siteName}`, { schedule: presentSchedule(row) });
+    });
+    return send(request, reply, rendered);
+  });
+
+  app.get(
+    '/rss',
+    { schema: { hide: true } },
+    cached('/rss', async () => ({ status: 200, type: 'application/rss+xml; charset=utf-8', body: renderRss(feedOf((await repo.history(db, 1, FEED_SIZE)).rows, `${site.publicUrl}/rss`)) })),
+  );
+  app.get(
+    '/atom',
+    { schema: { hide: true } },
+    cached('/atom', async () => ({ status: 200, type: 'application/atom+xml; charset=utf-8', body: renderAtom(feedOf((await repo.history(db, 1, FEED_SIZE)).rows, `${site.publicUrl}/atom`)) })),
+  );
+
+  handle.current = {
+    async notFound(request, reply) {
+      // Outside this plugin's context (the root's not-found handler): apply the same headers by hand.
+      await new Promise<void>((resolve, reject) => applySecurityHeaders(request.raw, reply.raw, (err?: unknown) => (err ? reject(err instanceof Error ? err : new Error('security headers failed')) : resolve())));
+      await send(request, reply, await cache.get('404', renderNotFound));
+    },
+  };
+}
