@@ -114,6 +114,17 @@ export function isApiPath(url: string): boolean {
   return /^\/(?:api|health)(?:[/?]|$)/.test(url);
 }
 
+/**
+ * Whether a request is the API's, decided by the route it matched (its declared pattern), never
+ * by the URL as sent: the router decodes `%61pi` to `api`, so the raw URL would let
+ * `/%61pi/v1/subscribers` reach an API route with the pipeline skipped. Only an unmatched
+ * request (a 404) is told by its URL, which decides nothing but the error's format.
+ */
+export function isApiRequest(request: FastifyRequest): boolean {
+  const pattern = request.routeOptions.url;
+  return pattern !== undefined ? isApiPath(pattern) : isApiPath(request.url);
+}
+
 /** One registered API route and the access rule it declared. */
 export interface RouteEntry {
   method: string;
@@ -263,7 +274,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     // Names the request in the audit trail and the logs, so a client can quote it.
     reply.header('x-request-id', request.id);
-    if (!isApiPath(request.url)) {
+    if (!isApiRequest(request)) {
       // A status page request: no key, no rate limit, no audit.
       request.principal = { type: 'anonymous' };
       request.clientIp = clientAddress(request.ip, request.socket.remoteAddress);
@@ -274,27 +285,27 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   // The API's input stages; the status page's requests skip them.
   const inputHook = createInputHook(BODY_LIMIT);
   app.addHook('preValidation', async (request) => {
-    if (!isApiPath(request.url)) return;
+    if (!isApiRequest(request)) return;
     await inputHook(request);
     await authoriseFields(request);
     checkFieldLimits(request);
   });
   app.addHook('preHandler', async (request) => {
-    if (isApiPath(request.url)) await rejectNonFiniteNumbers(request);
+    if (isApiRequest(request)) await rejectNonFiniteNumbers(request);
   });
   const auditStage = createAuditStage({
     writer: deps.audit.writer,
     batcher: deps.audit.batcher,
     onError: (err, request) => request.log.error({ err }, 'audit event could not be written; answered 503'),
   });
-  app.addHook('onSend', async (request, reply, payload) => (isApiPath(request.url) ? enforceListFiltered(request, reply, payload) : payload));
-  app.addHook('onSend', async (request, reply, payload) => (isApiPath(request.url) ? auditStage.onSend(request, reply, payload) : payload));
+  app.addHook('onSend', async (request, reply, payload) => (isApiRequest(request) ? enforceListFiltered(request, reply, payload) : payload));
+  app.addHook('onSend', async (request, reply, payload) => (isApiRequest(request) ? auditStage.onSend(request, reply, payload) : payload));
   const pageCache = deps.pageCache ?? createPageCache();
   // A change made through the API shows on the next page view (other writers' within the cache's TTL):
   // dropped once the change is committed and before the client hears of it, and again after the
   // response, for a render that started before the commit.
   const writeSucceeded = (request: FastifyRequest, reply: FastifyReply) =>
-    reply.statusCode < 400 && !['GET', 'HEAD', 'OPTIONS'].includes(request.method) && isApiPath(request.url);
+    reply.statusCode < 400 && !['GET', 'HEAD', 'OPTIONS'].includes(request.method) && isApiRequest(request);
   app.addHook('onSend', async (request, reply, payload) => {
     if (writeSucceeded(request, reply)) pageCache.invalidate();
     return payload;
@@ -339,7 +350,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
 
   const pages: { current: StatusPageHandle | null } = { current: null };
   app.setNotFoundHandler(async (request, reply) => {
-    if (!isApiPath(request.url) && pages.current) return pages.current.notFound(request, reply);
+    if (!isApiRequest(request) && pages.current) return pages.current.notFound(request, reply);
     const path = request.url.split('?')[0]!;
     const allowed = routes.allowed(path).filter((m) => m !== request.method);
     if (allowed.length > 0 && !routes.allowed(path).includes(request.method)) {

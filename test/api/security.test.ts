@@ -113,6 +113,18 @@ for (const dialect of await dialects()) {
       }
     });
 
+    it('guards a route however its path is spelled: a percent-encoded /api is the same route and gets the same refusal', async () => {
+      for (const route of routes) {
+        const open = (route.access!.scope === 'public' && !route.access!.requiresKey) || route.access!.guest;
+        if (open) continue;
+        const hasBody = route.method === 'POST' || route.method === 'PUT';
+        // The router decodes %61 to "a": this URL reaches the same handler as /api/….
+        const url = concreteUrl(route).replace(/^\/api/, '/%61pi');
+        const response = await t.request({ method: route.method, url, ...(hasBody ? { body: {} } : {}) });
+        assert.equal(response.statusCode, 401, `${route.method} ${url}: ${response.body.slice(0, 200)}`);
+      }
+    });
+
     it('gives 401 without a key on every route that does not serve guests', async () => {
       for (const route of routes) {
         const response = await send(route);
