@@ -53,8 +53,8 @@ import { pollOnlyBus, redisChangeBus, type ChangeBus } from './infra/change-bus.
 export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Opens the configured database and brings its schema up to date. */
-export async function openMigratedDatabase(config: Pick<Config, 'databaseUrl'>): Promise<Database> {
-  const database = openDatabase(config.databaseUrl);
+export async function openMigratedDatabase(config: Pick<Config, 'databaseUrl'>, onIdleError?: (err: Error) => void): Promise<Database> {
+  const database = openDatabase(config.databaseUrl, { onIdleError });
   try {
     await migrateToLatest(database);
   } catch (err) {
@@ -323,7 +323,7 @@ const SHUTDOWN_DRAIN_MS = 1000;
  * The token goes to `<data>/bootstrap-key` and, only on a terminal, to stdout; logs name the file.
  */
 export async function serve(config: Config, logger: Logger): Promise<{ close(): Promise<void>; address: string }> {
-  const database = await openMigratedDatabase(config);
+  const database = await openMigratedDatabase(config, (err) => logger.warn({ err: err.message }, 'a pooled database connection failed; it is replaced when needed'));
   const server = await createServer(config, logger, database);
   const bootstrap = await server.keys.bootstrap();
   if (bootstrap) {

@@ -25,6 +25,12 @@ export interface DatabaseOptions {
   schema?: string;
   /** PostgreSQL pool size. */
   poolSize?: number;
+  /**
+   * PostgreSQL: told when an idle pooled connection fails (the server restarted, a proxy dropped
+   * it). The pool discards that connection and opens a new one when needed; without a listener
+   * the pool's 'error' event would end the process.
+   */
+  onIdleError?: (err: Error) => void;
 }
 
 // pg returns int8 (count(*), sums) as strings; every such value here fits a JS number.
@@ -67,7 +73,10 @@ export function openDatabase(url: string, options: DatabaseOptions = {}): Databa
     max: options.poolSize ?? 10,
     types: pgTypes,
     ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+    // A connection attempt to a database that is down fails in bounded time (then a 503).
+    connectionTimeoutMillis: 5000,
   });
+  pool.on('error', (err) => options.onIdleError?.(err));
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', schema: options.schema, close: () => db.destroy() };
 }

@@ -2,7 +2,7 @@
 
 // Node socket errors, PostgreSQL connection/availability SQLSTATEs, and SQLite lock time-outs.
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300', 'SQLITE_BUSY', 'SQLITE_LOCKED']);
-const UNAVAILABLE_MESSAGES = [/has already been destroyed/i, /Connection terminated/i, /Cannot use a pool after calling end/i, /database connection is not open/i, /timeout exceeded when trying to connect/i];
+const UNAVAILABLE_MESSAGES = [/has already been destroyed/i, /is not currently accepting connections/i, /Connection terminated/i, /Cannot use a pool after calling end/i, /database connection is not open/i, /timeout exceeded when trying to connect/i];
 
 /** True when `error` says the database is down, closed, locked or out of connections. */
 export function isStoreUnavailable(error: unknown): boolean {
