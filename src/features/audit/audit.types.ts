@@ -1,4 +1,5 @@
 /** The audit trail's vocabulary (DESIGN.md §4); nothing here knows of HTTP. */
+import type { AuditEventTable } from '../../db/schema.js';
 
 /** Who acted: a key, a dashboard user, the system (CLI, background jobs) or nobody identified. */
 export interface Actor {
@@ -45,30 +46,8 @@ export interface Change {
   action?: string;
 }
 
-/** An event as stored and exported. */
-export interface AuditEvent {
-  seq: number;
-  id: string;
-  at: string;
-  request_id: string | null;
-  actor_type: Actor['type'];
-  key_id: number | null;
-  key_prefix: string | null;
-  user_id: number | null;
-  ip: string | null;
-  user_agent: string | null;
-  method: string | null;
-  path: string | null;
-  action: string;
-  resource_type: string | null;
-  resource_id: string | null;
-  outcome: Outcome;
-  status: number | null;
-  reason: string | null;
-  changes: FieldChanges | null;
-  prev_hash: string;
-  hash: string;
-}
+/** An event as exported: the stored row (the table's type is the one definition) with `changes` parsed. */
+export type AuditEvent = Omit<AuditEventTable, 'changes'> & { changes: FieldChanges | null };
 
 /** The system actor with the command that acted as its user agent (`cachet keys revoke`). */
 export function systemContext(command: string): AuditContext {
