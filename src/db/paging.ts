@@ -28,19 +28,24 @@ export async function fetchPage<TB extends keyof DB, O>(
     // An empty list matches nothing; `in ()` is not valid SQL.
     query = query.where(sql.ref(`${String(table)}.id`), 'in', ids.length > 0 ? [...ids] : [-1]);
   }
+  const column = page.sort ?? defaultOrder.column;
+  const direction = page.sort ? page.direction : defaultOrder.direction;
+  const offset = (page.page - 1) * page.perPage;
+  // One row more than the page: when it is not there, this is the last page and the total follows
+  // without a count query (most lists fit one page).
+  const rows = await query
+    .orderBy(sql.ref(`${String(table)}.${column}`), direction)
+    .orderBy(sql.ref(`${String(table)}.id`), direction)
+    .limit(page.perPage + 1)
+    .offset(offset)
+    .execute();
+  if (rows.length <= page.perPage && (rows.length > 0 || offset === 0)) return { total: offset + rows.length, rows };
+  rows.length = Math.min(rows.length, page.perPage);
   const counted = await query
     .clearSelect()
     .clearOrderBy()
     .select(sql<number>`count(*)`.as('total'))
     .executeTakeFirst();
   const total = Number((counted as { total?: number } | undefined)?.total ?? 0);
-  const column = page.sort ?? defaultOrder.column;
-  const direction = page.sort ? page.direction : defaultOrder.direction;
-  const rows = await query
-    .orderBy(sql.ref(`${String(table)}.${column}`), direction)
-    .orderBy(sql.ref(`${String(table)}.id`), direction)
-    .limit(page.perPage)
-    .offset((page.page - 1) * page.perPage)
-    .execute();
   return { total, rows };
 }

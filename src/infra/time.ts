@@ -36,9 +36,62 @@ export function canonicalTimeZone(zone: string): string | null {
   return ZONES.get(zone.trim().toLowerCase()) ?? null;
 }
 
-/** Renders a stored ISO-8601 UTC instant as Cachet does: `2024-05-01 13:45:00` in `zone`. */
+/** The stored form: `toStoredTime`'s output, years 1000–9999 (the fast paths below need four digits). */
+const STORED = /^[1-9]\d{3}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z$/;
+
+/**
+ * One formatter per zone, made on first use. Keys are canonical zone names only (callers pass
+ * `canonicalTimeZone`'s output or the configured zone), so the map is bounded by the zone table.
+ */
+const FORMATTERS = new Map<string, Intl.DateTimeFormat>();
+
+function formatterFor(zone: string): Intl.DateTimeFormat {
+  let formatter = FORMATTERS.get(zone);
+  if (formatter === undefined) {
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      era: 'short',
+    });
+    FORMATTERS.set(zone, formatter);
+  }
+  return formatter;
+}
+
+/**
+ * Renders a stored ISO-8601 UTC instant as Cachet does: `2024-05-01 13:45:00` in `zone`.
+ *
+ * On the hot path of every listing (two or three times per row), so without a per-call luxon
+ * object: UTC is a slice of the stored text, other zones go through one cached
+ * `Intl.DateTimeFormat` per zone. Anything else (years before 1000, text not in the stored form)
+ * takes luxon's general path; test/unit/time.test.ts checks both against luxon, DST included.
+ */
 export function formatCachetTime(iso: string | null, zone: string): string | null {
   if (iso === null) return null;
+  if (STORED.test(iso)) {
+    if (zone === 'UTC') return `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+    const parts = formatterFor(zone).formatToParts(Date.parse(iso));
+    let year = '', month = '', day = '', hour = '', minute = '', second = '', era = '';
+    for (const part of parts) {
+      switch (part.type) {
+        case 'year': year = part.value; break;
+        case 'month': month = part.value; break;
+        case 'day': day = part.value; break;
+        case 'hour': hour = part.value; break;
+        case 'minute': minute = part.value; break;
+        case 'second': second = part.value; break;
+        case 'era': era = part.value; break;
+      }
+    }
+    // A zone's wall time can cross into year 999 or 10000 only at the ends of the stored range.
+    if (era === 'AD' && year.length === 4) return `${year}-${month}-${day} ${hour}:${minute}:${second}`;
+  }
   return DateTime.fromISO(iso, { zone: 'utc' }).setZone(zone).toFormat('yyyy-LL-dd HH:mm:ss');
 }
 
