@@ -1,10 +1,12 @@
 // ESLint flat config: typescript-eslint's type-checked recommended rules over the TypeScript sources,
 // ESLint's recommended rules over the few plain-JS files (bin/, scripts/, this file), which have no types to check.
 import js from '@eslint/js';
-import { defineConfig } from 'eslint/config';
+import { defineConfig, globalIgnores } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
+  // `npm run build`'s output (gitignored).
+  globalIgnores(['dist/']),
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {

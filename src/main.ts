@@ -1,11 +1,10 @@
 /** Composition root: config → logger → db → deps → buildApp → listen, and the bootstrap key. */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { buildApp, type AppDeps } from './app.js';
 import type { Config } from './config.js';
-import { openDatabase, sqliteFiles, type Database } from './db/database.js';
-import { migrateToLatest } from './db/migrate.js';
+import { sqliteFiles, type Database } from './db/database.js';
+import { auditWriterFor, checkpointerFor, keysAdminFor, keysServiceFor, openMigratedDatabase, rotationSchedulerFor, VERSION } from './compose.js';
 import { createComponentGroupsRepo } from './features/component-groups/component-groups.repo.js';
 import { createComponentGroupsService } from './features/component-groups/component-groups.service.js';
 import { createComponentsRepo } from './features/components/components.repo.js';
@@ -20,7 +19,6 @@ import { createIncidentsService } from './features/incidents/incidents.service.j
 import { createSubscribersRepo } from './features/subscribers/subscribers.repo.js';
 import { createSubscribersService } from './features/subscribers/subscribers.service.js';
 import { createKeysRepo } from './features/keys/keys.repo.js';
-import { createKeysService, type KeysService } from './features/keys/keys.service.js';
 import { createUsageRecorder } from './features/keys/keys.usage.js';
 import { createKeyVerifier, type KeyVerifier } from './features/keys/keys.verify.js';
 import { createMetricPointsRepo } from './features/metrics/metric-points.repo.js';
@@ -33,89 +31,22 @@ import { createSystemService } from './features/system/system.service.js';
 import type { ApiApp } from './http/app-types.js';
 import type { TransactionJoiner } from './http/transact.js';
 import { createAuditBatcher, type AuditBatcher } from './features/audit/audit.batcher.js';
-import { createCheckpointer, startCheckpointTimer, type Checkpointer } from './features/audit/audit.checkpoints.js';
+import { startCheckpointTimer, type Checkpointer } from './features/audit/audit.checkpoints.js';
+import { systemContext } from './features/audit/audit.types.js';
+import type { AuditWriter } from './features/audit/audit.writer.js';
+import type { KeysAdmin } from './features/keys/keys.admin.js';
+import type { RotationScheduler } from './features/keys/keys.rotation.js';
 import { createAuditRepo } from './features/audit/audit.repo.js';
 import { createAuditShipper, type AuditShipper } from './features/audit/audit.shipper.js';
 import { createAuditSink } from './features/audit/audit.sinks.js';
-import { loadSigner, type CheckpointSigner } from './features/audit/audit.signing.js';
-import { systemContext, type AuditContext } from './features/audit/audit.types.js';
-import { createAuditWriter, type AuditWriter } from './features/audit/audit.writer.js';
-import { administerKeys, type KeysAdmin } from './features/keys/keys.admin.js';
-import { createDeliverer } from './features/keys/keys.delivery.js';
-import { createRotationScheduler, type RotationScheduler } from './features/keys/keys.rotation.js';
 import { systemClock, type Clock } from './infra/clock.js';
 import { exposedFiles, writeSecretFile } from './infra/secret-file.js';
 import { Redis } from 'ioredis';
 import { memoryRateLimiter, redisRateLimiter, type RateLimiter } from './infra/rate-limit.js';
 import { pollOnlyBus, redisChangeBus, type ChangeBus } from './infra/change-bus.js';
 
-/** This package's version. */
-export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-
-/** Opens the configured database and brings its schema up to date. */
-export async function openMigratedDatabase(config: Pick<Config, 'databaseUrl'>, onIdleError?: (err: Error) => void): Promise<Database> {
-  const database = openDatabase(config.databaseUrl, { onIdleError });
-  try {
-    await migrateToLatest(database);
-  } catch (err) {
-    await database.close();
-    throw err;
-  }
-  return database;
-}
-
-/** The audit writer over a database (the server's and the CLI's). */
-export function auditWriterFor(config: Pick<Config, 'pepper'>, clock: Clock = systemClock): AuditWriter {
-  return createAuditWriter({ repo: createAuditRepo(), clock, pepper: config.pepper });
-}
-
-/** Checkpoints of the trail, signed with the configured key (generated into the data folder on first use). */
-export function checkpointerFor(database: Database, config: Pick<Config, 'auditSigningKey' | 'dataDir'>, clock: Clock = systemClock): Checkpointer {
-  let signer: CheckpointSigner | null = null;
-  return createCheckpointer({ db: database.db, clock, signer: () => (signer ??= loadSigner(config, { create: true })!) });
-}
-
-/**
- * Key administration outside a request (the CLI, the bootstrap key, tests): each change in its
- * own transaction, audited under `context` (for the CLI, the system actor and the command).
- */
-export function keysAdminFor(database: Database, config: Config, context: AuditContext, clock: Clock = systemClock): KeysAdmin {
-  return administerKeys(keysServiceFor(database, config, clock), database.db, auditWriterFor(config, clock), context);
-}
-
-/** The keys service over a database, for the server and the CLI alike. */
-export function keysServiceFor(database: Database, config: Config, clock: Clock = systemClock): KeysService {
-  return createKeysService({
-    db: database.db,
-    repo: createKeysRepo(),
-    pepper: config.pepper,
-    clock,
-    keyMaxTtlMs: config.keyMaxTtlMs,
-    keyDefaultTtlMs: config.keyDefaultTtlMs,
-  });
-}
-
-/**
- * Scheduled rotation over a database (the server's timer and `cachet keys rotate --due`), acting
- * as the system actor under `context`.
- */
-export function rotationSchedulerFor(
-  database: Database,
-  config: Config,
-  context: AuditContext,
-  clock: Clock = systemClock,
-  keysChanged?: () => void,
-): RotationScheduler {
-  return createRotationScheduler({
-    db: database.db,
-    keys: keysServiceFor(database, config, clock),
-    writer: auditWriterFor(config, clock),
-    deliverer: createDeliverer({ allowPrivate: config.webhookAllowPrivate, timeoutMs: config.deliveryTimeoutMs }),
-    clock,
-    context,
-    ...(keysChanged ? { keysChanged } : {}),
-  });
-}
+// The CLI imports these from compose.ts; the server, the tests and the benchmarks from here.
+export { auditWriterFor, checkpointerFor, keysAdminFor, keysServiceFor, openMigratedDatabase, rotationSchedulerFor, VERSION };
 
 /** A running application with the background work it owns. */
 export interface Server {

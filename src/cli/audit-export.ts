@@ -7,7 +7,7 @@ import { eventOfRow } from '../features/audit/audit.chain.js';
 import { createAuditRepo } from '../features/audit/audit.repo.js';
 import { eventLine } from '../features/audit/audit.sinks.js';
 import { toStoredTime } from '../infra/time.js';
-import { openMigratedDatabase } from '../main.js';
+import { openMigratedDatabase } from '../compose.js';
 import { action, CliError } from './run.js';
 
 /** Events read per query: memory stays bounded whatever the trail's length. */

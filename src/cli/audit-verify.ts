@@ -12,7 +12,7 @@ import { systemContext } from '../features/audit/audit.types.js';
 import { verifyAuditTrail } from '../features/audit/audit.verify.js';
 import { isWellFormedToken } from '../infra/token.js';
 import { toStoredTime } from '../infra/time.js';
-import { auditWriterFor, checkpointerFor, openMigratedDatabase } from '../main.js';
+import { auditWriterFor, checkpointerFor, openMigratedDatabase } from '../compose.js';
 import { action, CliError, printJson } from './run.js';
 
 /** Exit code of a verification that found tampering (1 is any other failure). */

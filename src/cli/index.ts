@@ -1,12 +1,13 @@
-/** The `cachet` command. */
+/**
+ * The `cachet` command. A command loads only what it uses: `serve` imports the HTTP app when it
+ * runs, and only the command group named on the command line is loaded (every group for help or
+ * an unknown command), so `cachet keys list` starts without Fastify, the routes or Redis.
+ */
 import { Command } from 'commander';
+import { VERSION } from '../compose.js';
 import { loadConfig } from '../config.js';
 import { openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
-import { serve, VERSION } from '../main.js';
-import { createLogger } from '../logger.js';
-import { auditCommand } from './audit.js';
-import { keysCommand } from './keys.js';
 import { action, printJson } from './run.js';
 
 const program = new Command();
@@ -18,6 +19,7 @@ program
   .action(
     action(async () => {
       const config = loadConfig();
+      const [{ createLogger }, { serve }] = await Promise.all([import('../logger.js'), import('../main.js')]);
       const logger = createLogger(config.logLevel);
       const server = await serve(config, logger);
       const stop = (signal: string) => {
@@ -56,7 +58,13 @@ program
     }),
   );
 
-keysCommand(program);
-auditCommand(program);
+const groups: Record<string, () => Promise<(program: Command) => void>> = {
+  keys: async () => (await import('./keys.js')).keysCommand,
+  audit: async () => (await import('./audit.js')).auditCommand,
+};
+const named = process.argv[2];
+for (const [name, load] of Object.entries(groups)) {
+  if (named === undefined || !Object.hasOwn(groups, named) || named === name) (await load())(program);
+}
 
 await program.parseAsync(process.argv);

@@ -4,7 +4,7 @@ import { loadConfig } from '../config.js';
 import type { KeyView } from '../features/keys/keys.service.js';
 import { systemContext } from '../features/audit/audit.types.js';
 import type { KeysAdmin } from '../features/keys/keys.admin.js';
-import { keysAdminFor, openMigratedDatabase, rotationSchedulerFor } from '../main.js';
+import { keysAdminFor, openMigratedDatabase, rotationSchedulerFor } from '../compose.js';
 import type { RotationPolicyInput } from '../features/keys/keys.delivery.js';
 import { action, CliError, printJson } from './run.js';
 import { scanForTokens } from '../features/keys/keys.scan.js';

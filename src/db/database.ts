@@ -1,9 +1,8 @@
 /** One Kysely instance per dialect, chosen by DATABASE_URL; the rest of the code never asks which. */
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
-import pg from 'pg';
 import type { DB } from './schema.js';
 import { cachingSqlite } from './sqlite-cache.js';
 
@@ -34,11 +33,17 @@ export interface DatabaseOptions {
   onIdleError?: (err: Error) => void;
 }
 
+// The driver of the other dialect is never loaded (both are CommonJS, so require() keeps opening synchronous):
+// a CLI command on SQLite starts without pg.
+const requireCjs = createRequire(import.meta.url);
+const loadSqlite = () => requireCjs('better-sqlite3') as typeof import('better-sqlite3');
+const loadPg = () => requireCjs('pg') as typeof import('pg');
+
 // pg returns int8 (count(*), sums) as strings; every such value here fits a JS number.
 const pgTypes = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if (oid === 20 && format !== 'binary') return (value: string) => Number(value);
-    return pg.types.getTypeParser(oid, format) as (value: string) => unknown;
+    return loadPg().types.getTypeParser(oid, format) as (value: string) => unknown;
   },
 };
 
@@ -61,6 +66,7 @@ export function openDatabase(url: string, options: DatabaseOptions = {}): Databa
     const isNew = !inMemory && !existsSync(file);
     if (!inMemory) mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
     if (isNew) closeSync(openSync(file, 'a', 0o600));
+    const SQLite = loadSqlite();
     const sqlite = new SQLite(inMemory ? ':memory:' : file);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('foreign_keys = ON');
@@ -69,7 +75,7 @@ export function openDatabase(url: string, options: DatabaseOptions = {}): Databa
     const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: cachingSqlite(sqlite) }) });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
-  const pool = new pg.Pool({
+  const pool = new (loadPg().Pool)({
     connectionString: url,
     max: options.poolSize ?? 10,
     types: pgTypes,

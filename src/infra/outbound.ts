@@ -4,8 +4,6 @@
  * connection goes to exactly that address, so a DNS answer cannot change between check and use.
  */
 import { lookup } from 'node:dns/promises';
-import http from 'node:http';
-import https from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 
 const PRIVATE = new BlockList();
@@ -54,7 +52,8 @@ export async function postTo(url: URL, body: string, headers: Record<string, str
     if ((lookupOptions as { all?: boolean }).all) (callback as (e: null, a: { address: string; family: number }[]) => void)(null, [resolved]);
     else callback(null, resolved.address, resolved.family);
   };
-  const client = url.protocol === 'https:' ? https : http;
+  // Loaded here, not with this module: node:http alone costs a CLI command that delivers nothing some 10 MB on Node 24.
+  const client = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
   return new Promise<number>((resolve, reject) => {
     // Settles once, whichever comes first: the response's end, an error, the timeout or a closed socket.
     let settled = false;

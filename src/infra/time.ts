@@ -23,17 +23,21 @@ function acceptedByRuntime(zone: string): boolean {
 }
 
 /**
- * Lower-cased zone name → its one spelling, built once. Zone names come from request headers, and
- * luxon caches a zone and its formatters per exact string without eviction: only these spellings
- * may ever reach it, so those caches stay bounded whatever clients send.
+ * Lower-cased zone name → its one spelling, built once, on first use: building it loads ICU's
+ * time-zone data (some 10 MB of memory), which a CLI command on the default zone never needs.
+ * Zone names come from request headers, and luxon caches a zone and its formatters per exact
+ * string without eviction: only these spellings may ever reach it, so those caches stay bounded
+ * whatever clients send.
  */
-const ZONES: ReadonlyMap<string, string> = new Map(
-  [...Intl.supportedValuesOf('timeZone'), 'UTC', ...RENAMED_ZONES.filter(acceptedByRuntime)].map((zone) => [zone.toLowerCase(), zone]),
-);
+let zones: ReadonlyMap<string, string> | null = null;
 
 /** The canonical spelling of a zone name given in any letter case (`europe/london` → `Europe/London`), or null when unknown. */
 export function canonicalTimeZone(zone: string): string | null {
-  return ZONES.get(zone.trim().toLowerCase()) ?? null;
+  const key = zone.trim().toLowerCase();
+  // The default zone, without the map ('UTC' is in it under this spelling).
+  if (key === 'utc') return 'UTC';
+  zones ??= new Map([...Intl.supportedValuesOf('timeZone'), 'UTC', ...RENAMED_ZONES.filter(acceptedByRuntime)].map((name) => [name.toLowerCase(), name]));
+  return zones.get(key) ?? null;
 }
 
 /** The stored form: `toStoredTime`'s output, years 1000–9999 (the fast paths below need four digits). */
