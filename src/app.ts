@@ -2,7 +2,7 @@
  * buildApp(deps): the HTTP application. Plugins, the pipeline stages (DESIGN.md §3), the error
  * handler, and every feature's routes, listed by hand so a reader sees the whole surface here.
  */
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from './infra/uuid.js';
 import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -175,7 +175,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens pino's Logger so Fastify() infers the FastifyBaseLogger that ApiApp expects
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    genReqId: () => randomUUID(),
+    genReqId: () => uuidv7(),
     bodyLimit: BODY_LIMIT,
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     routerOptions: { ignoreTrailingSlash: true },

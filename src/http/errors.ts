@@ -1,5 +1,5 @@
 /** One error envelope for the API (Cachet 2.x's): `{"errors":[{id,status,title,detail,meta?}]}`. */
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../infra/uuid.js';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -57,7 +57,11 @@ export const REFUSALS = {
 
 export type RefusalReason = keyof typeof REFUSALS;
 
-/** An expected failure with the HTTP status it maps to; `details` become `meta.details` (validation). */
+/**
+ * An expected failure with the HTTP status it maps to; `details` become `meta.details` (validation).
+ * It carries no stack trace: it is an answer, never logged as a fault, and capturing the stack was
+ * the largest single cost of refusing a bad token (a profile put it at a sixth of the refusal).
+ */
 export class AppError extends Error {
   readonly status: number;
   readonly details?: string[];
@@ -65,7 +69,10 @@ export class AppError extends Error {
   readonly reason?: RefusalReason;
 
   constructor(status: number, detail?: string, details?: string[], reason?: RefusalReason) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(detail ?? DEFAULT_DETAILS[status] ?? TITLES[status] ?? 'Error');
+    Error.stackTraceLimit = limit;
     this.status = status;
     this.details = details;
     this.reason = reason;
@@ -99,7 +106,7 @@ export interface ErrorObject {
 /** The response body for an error. */
 export function errorEnvelope(status: number, detail?: string, details?: string[]): { errors: ErrorObject[] } {
   const error: ErrorObject = {
-    id: randomUUID(),
+    id: uuidv7(),
     status,
     title: TITLES[status] ?? 'Error',
     detail: detail ?? DEFAULT_DETAILS[status] ?? TITLES[status] ?? 'Error',

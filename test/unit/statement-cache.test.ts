@@ -40,6 +40,36 @@ describe('SQLite statement and result cache', () => {
     db.close();
   });
 
+  it('drops only what read the written table, its cascading children, or everything for a write it cannot attribute', () => {
+    const sqlite = new SQLite(':memory:');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.exec(`create table parent (id integer primary key, v text);
+      create table child (id integer primary key, parent_id integer references parent (id) on delete cascade);
+      create table other (id integer primary key, v text);
+      insert into parent (id, v) values (1, 'p'); insert into child (parent_id) values (1); insert into other (v) values ('o')`);
+    const db = cachingSqlite(sqlite);
+    const readChild = () => db.prepare('select count(*) as n from "child"').all([]);
+    const readOther = () => db.prepare('select v from "other"').all([]);
+    const readJoin = () => db.prepare('select p.v from child c join parent p on p.id = c.parent_id').all([]);
+    readChild(); readOther(); readJoin();
+    const misses = () => db.stats().misses;
+    let before = misses();
+    db.prepare('insert into "other" ("v") values (?)').run(['o2']);
+    assert.deepEqual(readChild(), [{ n: 1 }]);
+    assert.equal(misses(), before, 'a write to another table leaves the cached read alone');
+    assert.equal(readOther().length, 2);
+    assert.equal(misses(), before + 1, 'the read of the written table runs again');
+    before = misses();
+    db.prepare('delete from parent where id = ?').run([1]);
+    assert.deepEqual(readChild(), [{ n: 0 }], 'a cascade from the parent empties the child: its reads run again');
+    assert.deepEqual(readJoin(), [], 'a raw read naming tables after from/join depends on them');
+    readOther();
+    assert.equal(misses(), before + 2);
+    db.prepare('with x as (select 1) insert into other (v) select \'o3\' from x').run([]);
+    assert.equal(readOther().length, 3, 'a write it cannot attribute drops everything');
+    db.close();
+  });
+
   it('sees commits made by another connection to the same file (data_version)', () => {
     const file = path.join(dir, 'shared.db');
     const mine = new SQLite(file);

@@ -3,10 +3,10 @@
  * so a change and its event commit together or not at all; it chains each event to the one before
  * under the head's lock, so the trail stays one chain with any number of instances writing.
  */
-import { randomUUID } from 'node:crypto';
 import type { Executor } from '../../db/database.js';
 import type { Clock } from '../../infra/clock.js';
 import { toStoredTime } from '../../infra/time.js';
+import { uuidv7 } from '../../infra/uuid.js';
 import { eventHash, hashedContent } from './audit.chain.js';
 import type { AuditEventRow, AuditRepo } from './audit.repo.js';
 import type { AuditContext, AuditFact, Change } from './audit.types.js';
@@ -50,7 +50,7 @@ export function createAuditWriter({ repo, clock, pepper }: AuditWriterDeps) {
       const rows = entries.map(({ context, fact }, i): AuditEventRow => {
         const content = {
           seq: first + i,
-          id: randomUUID(),
+          id: uuidv7(),
           at,
           request_id: context.requestId,
           actor_type: context.actor.type,
