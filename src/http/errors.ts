@@ -1,5 +1,5 @@
 /** One error envelope for the API (Cachet 2.x's): `{"errors":[{id,status,title,detail,meta?}]}`. */
-import { uuidv7 } from '../infra/uuid.js';
+import { randomUUID } from 'node:crypto';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -106,7 +106,7 @@ export interface ErrorObject {
 /** The response body for an error. */
 export function errorEnvelope(status: number, detail?: string, details?: string[]): { errors: ErrorObject[] } {
   const error: ErrorObject = {
-    id: uuidv7(),
+    id: randomUUID(),
     status,
     title: TITLES[status] ?? 'Error',
     detail: detail ?? DEFAULT_DETAILS[status] ?? TITLES[status] ?? 'Error',
