@@ -1,6 +1,7 @@
 /** Storage of components and their tags. Deleted components are kept (soft delete), as Cachet does. */
 import type { Insertable, Selectable, SelectQueryBuilder, Updateable } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { compiledFor, rowsOf } from '../../db/compiled.js';
 import { fetchPage, type PageRequest } from '../../db/paging.js';
 import type { ComponentTable, DB } from '../../db/schema.js';
 
@@ -38,19 +39,23 @@ function visibleTo<O>(query: SelectQueryBuilder<DB, 'components', O>, audience: 
 
 export function createComponentsRepo() {
   return {
+    /** One page; the hottest read there is, so its compiled queries are kept per audience and filters. */
     async list(db: Executor, filters: ComponentFilters, page: PageRequest, audience: ComponentAudience) {
-      let query = visibleTo(db.selectFrom('components').selectAll('components').where('components.deleted_at', 'is', null), audience);
-      if (filters.id !== undefined) query = query.where('components.id', '=', filters.id);
-      if (filters.name !== undefined) query = query.where('components.name', '=', filters.name);
-      if (filters.status !== undefined) query = query.where('components.status', '=', filters.status);
-      if (filters.order !== undefined) query = query.where('components.order', '=', filters.order);
-      if (filters.group_id !== undefined) query = query.where('components.group_id', '=', filters.group_id);
-      if (filters.enabled !== undefined) query = query.where('components.enabled', '=', filters.enabled ? 1 : 0);
-      if (filters.tags !== undefined) {
-        const slugs = filters.tags;
-        query = query.where('components.id', 'in', (eb) => eb.selectFrom('component_tags').select('component_id').where('slug', 'in', slugs.length > 0 ? slugs : ['']));
-      }
-      return fetchPage(query, 'components', page);
+      const build = () => {
+        let query = visibleTo(db.selectFrom('components').selectAll('components').where('components.deleted_at', 'is', null), audience);
+        if (filters.id !== undefined) query = query.where('components.id', '=', filters.id);
+        if (filters.name !== undefined) query = query.where('components.name', '=', filters.name);
+        if (filters.status !== undefined) query = query.where('components.status', '=', filters.status);
+        if (filters.order !== undefined) query = query.where('components.order', '=', filters.order);
+        if (filters.group_id !== undefined) query = query.where('components.group_id', '=', filters.group_id);
+        if (filters.enabled !== undefined) query = query.where('components.enabled', '=', filters.enabled ? 1 : 0);
+        if (filters.tags !== undefined) {
+          const slugs = filters.tags;
+          query = query.where('components.id', 'in', (eb) => eb.selectFrom('component_tags').select('component_id').where('slug', 'in', slugs.length > 0 ? slugs : ['']));
+        }
+        return query;
+      };
+      return fetchPage(build, 'components', page, undefined, { db, key: JSON.stringify(['components', audience.guest, filters]) });
     },
 
     /** A live component; for a guest audience, only one guests may see. */
@@ -136,7 +141,8 @@ export function createComponentsRepo() {
     async tagsOf(db: Executor, ids: number[]): Promise<Map<number, Record<string, string>>> {
       const out = new Map<number, Record<string, string>>();
       if (ids.length === 0) return out;
-      const rows = await db.selectFrom('component_tags').selectAll().where('component_id', 'in', ids).orderBy('slug').execute();
+      const query = () => db.selectFrom('component_tags').selectAll().where('component_id', 'in', ids).orderBy('slug');
+      const rows = await rowsOf(db, compiledFor(db, `component_tags\u0000${ids.join(',')}`, query));
       for (const row of rows) {
         const tags = out.get(row.component_id) ?? {};
         tags[row.slug] = row.name;
