@@ -28,26 +28,39 @@ interface Pending {
 export function createAuditBatcher({ db, writer, delayMs = 0, maxBatch = 256 }: AuditBatcherOptions) {
   let queue: Pending[] = [];
   let timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
-  let writing: Promise<void> = Promise.resolve();
+  /** The write under way, if any; it takes what queued meanwhile when it ends. */
+  let writing: Promise<void> | null = null;
 
-  function flush(): void {
+  function clearTimer(): void {
     if (timer) {
       if (delayMs > 0) clearTimeout(timer as NodeJS.Timeout);
       else clearImmediate(timer as NodeJS.Immediate);
     }
     timer = null;
-    const batch = queue;
-    queue = [];
-    if (batch.length === 0) return;
-    // One write at a time: the next batch collects while this one commits.
-    writing = writing.then(async () => {
+  }
+
+  /**
+   * One write at a time, and the next batch is formed when the write before it ends, from
+   * everything that queued while it committed. (Forming it when the timer fired instead, as this
+   * did first, chained batches of one event each behind a slow commit: on PostgreSQL, where a
+   * commit waits for the WAL flush, keyed reads ran one event per transaction.)
+   */
+  function flush(): void {
+    clearTimer();
+    if (writing !== null || queue.length === 0) return;
+    const batch = queue.slice(0, maxBatch);
+    queue = queue.slice(batch.length);
+    writing = (async () => {
       try {
         await db.transaction().execute((trx) => writer.append(trx, batch.map((p) => p.entry)));
         for (const p of batch) p.resolve();
       } catch (err) {
         for (const p of batch) p.reject(err);
+      } finally {
+        writing = null;
+        flush();
       }
-    });
+    })();
   }
 
   return {
@@ -55,6 +68,7 @@ export function createAuditBatcher({ db, writer, delayMs = 0, maxBatch = 256 }: 
     write(entry: AuditEntry): Promise<void> {
       return new Promise<void>((resolve, reject) => {
         queue.push({ entry, resolve, reject });
+        if (writing !== null) return;
         if (queue.length >= maxBatch) flush();
         else timer ??= delayMs > 0 ? setTimeout(flush, delayMs) : setImmediate(flush);
       });
@@ -62,8 +76,13 @@ export function createAuditBatcher({ db, writer, delayMs = 0, maxBatch = 256 }: 
     /** Writes what is queued and waits for every write to end. */
     async drain(): Promise<void> {
       flush();
-      await writing;
+      while (writing !== null) {
+        await writing;
+        flush();
+      }
     },
+    /** Events waiting for a write (for tests and metrics). */
+    pending: () => queue.length,
   };
 }
 
