@@ -3,9 +3,19 @@
  * main.ts — in memory for one instance, in Redis for several. Fixed windows of `windowSec`; a
  * client can get up to 2 × limit through in the moment around a window edge (documented).
  */
+import { createRequire } from 'node:module';
 import { LRUCache } from 'lru-cache';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type * as Flexible from 'rate-limiter-flexible';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Redis } from 'ioredis';
+
+// The package's index loads every store it supports (MongoDB, MySQL, DynamoDB, Prisma, etcd…, some
+// 36 modules); only its own files for the classes used here are loaded, the Redis one only with Redis.
+const requireCjs = createRequire(import.meta.url);
+const RateLimiterRes = requireCjs('rate-limiter-flexible/lib/RateLimiterRes.js') as typeof Flexible.RateLimiterRes;
+type RateLimiterRes = Flexible.RateLimiterRes;
+const RateLimiterMemory = requireCjs('rate-limiter-flexible/lib/RateLimiterMemory.js') as typeof Flexible.RateLimiterMemory;
+const loadRateLimiterRedis = () => requireCjs('rate-limiter-flexible/lib/RateLimiterRedis.js') as typeof Flexible.RateLimiterRedis;
 
 /** The answer for one counted request. */
 export interface RateDecision {
@@ -81,6 +91,7 @@ export interface RedisRateLimiterOptions {
 
 /** Counts in Redis, shared by every instance (an atomic increment per request). */
 export function redisRateLimiter({ redis, prefix = 'cachet', whenDown }: RedisRateLimiterOptions): RateLimiter {
+  const RateLimiterRedis = loadRateLimiterRedis();
   return over(
     limiterCache(
       (points, duration) =>

@@ -4,7 +4,13 @@
  * (`include`, `render`, `layout` are removed and the file system refuses every read), no unknown
  * filters, no prototype walking, and bounded parse size, render time and allocations.
  */
-import { Liquid, type FS } from 'liquidjs';
+import { createRequire } from 'node:module';
+import type { FS, Liquid } from 'liquidjs';
+
+// liquidjs (CommonJS, one large module, ~15 MB resident) is loaded by the first template checked or
+// rendered, not at start: most servers never use a template.
+const requireCjs = createRequire(import.meta.url);
+const loadLiquid = () => (requireCjs('liquidjs') as typeof import('liquidjs')).Liquid;
 
 /** Longest template source and longest rendered message, in characters. */
 export const TEMPLATE_MAX_LENGTH = 65_535;
@@ -46,8 +52,8 @@ function describe(error: unknown): string {
   return message.split('\n')[0]!.slice(0, 300);
 }
 
-/** A locked-down Liquid engine: `check` a template when it is saved, `render` it for an incident. */
-export function createTemplateEngine(limits: TemplateLimits = DEFAULT_LIMITS) {
+function lockedDown(limits: TemplateLimits): Liquid {
+  const Liquid = loadLiquid();
   const liquid = new Liquid({
     fs: noFiles,
     root: [],
@@ -64,12 +70,18 @@ export function createTemplateEngine(limits: TemplateLimits = DEFAULT_LIMITS) {
     memoryLimit: limits.memory,
   });
   for (const tag of FORBIDDEN_TAGS) delete liquid.tags[tag];
+  return liquid;
+}
 
+/** A locked-down Liquid engine: `check` a template when it is saved, `render` it for an incident. */
+export function createTemplateEngine(limits: TemplateLimits = DEFAULT_LIMITS) {
+  let engine: Liquid | undefined;
+  const liquid = (): Liquid => (engine ??= lockedDown(limits));
   return {
     /** Throws a TemplateError when `source` is not a template this engine accepts. */
     check(source: string): void {
       try {
-        liquid.parse(source);
+        liquid().parse(source);
       } catch (error) {
         throw new TemplateError(describe(error));
       }
@@ -79,7 +91,7 @@ export function createTemplateEngine(limits: TemplateLimits = DEFAULT_LIMITS) {
     async render(source: string, variables: Record<string, unknown>): Promise<string> {
       let output: string;
       try {
-        output = (await liquid.parseAndRender(source, variables)) as string;
+        output = (await liquid().parseAndRender(source, variables)) as string;
       } catch (error) {
         throw new TemplateError(describe(error));
       }

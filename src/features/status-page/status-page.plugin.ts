@@ -12,7 +12,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import helmetMiddleware from 'helmet';
 import type { Kysely } from 'kysely';
 import { DateTime } from 'luxon';
-import MarkdownIt from 'markdown-it';
 import { isStoreUnavailable } from '../../db/errors.js';
 import type { DB } from '../../db/schema.js';
 import type { Clock } from '../../infra/clock.js';
@@ -100,8 +99,8 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
   const repo = createStatusPageRepo();
   const componentsRepo = createComponentsRepo();
   const groupsRepo = createComponentGroupsRepo();
-  const markdown = new MarkdownIt({ html: false, linkify: true });
-  const aboutHtml = site.about.trim() === '' ? '' : markdown.render(site.about);
+  // markdown-it (with its entities table, ~10 MB resident) is loaded only when there is an about text.
+  const aboutHtml = site.about.trim() === '' ? '' : new (await import('markdown-it')).default({ html: false, linkify: true }).render(site.about);
   const security = helmetOptions(site);
   const applySecurityHeaders = helmetMiddleware(security);
 
