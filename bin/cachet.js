@@ -1,4 +1,4 @@
-#!/usr/bin/env -S NODE_OPTIONS="--max-semi-space-size=4 ${NODE_OPTIONS}" node
+#!/usr/bin/env node
 // Entry point of the `cachet` command: runs the JavaScript that `npm run build` compiled into dist/
 // (`npm install` builds it). When dist/ is missing or was built from other sources than src/ holds
 // now, it runs the TypeScript sources through tsx instead (slower to start) and says so on stderr,

@@ -10,6 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { START_NODE_OPTIONS } from '../../bench/lib/processes.js';
 import { dialects, REQUIRE_SERVICES } from '../helpers/dialects.js';
 
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/5';
@@ -86,6 +87,13 @@ function assertComplete(report: Report, config: string, output: string): void {
 }
 
 // The two configurations run side by side: each is mostly waiting (1 s of load, settling), and each has its own ports, database and Redis prefix.
+describe('bench setup', () => {
+  it('starts servers with the node options of npm start', () => {
+    const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start;
+    assert.equal(start, `node ${START_NODE_OPTIONS} bin/cachet.js serve`);
+  });
+});
+
 describe('npm run bench (smoke: tiny counts)', { concurrency: 2 }, () => {
   it('SQLite: every row, with numbers, and no audit event lost', { timeout: 180_000 }, async () => {
     const { report, output } = await bench('sqlite');
