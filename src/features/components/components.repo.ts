@@ -79,13 +79,14 @@ export function createComponentsRepo() {
 
     /** Enabled, live components with the visibility of their group (null when ungrouped or the group is gone). */
     async enabledWithGroupVisibility(db: Executor): Promise<Array<{ status: number; group_visible: number | null }>> {
-      return db
-        .selectFrom('components')
-        .leftJoin('component_groups', 'component_groups.id', 'components.group_id')
-        .select(['components.status as status', 'component_groups.visible as group_visible'])
-        .where('components.enabled', '=', 1)
-        .where('components.deleted_at', 'is', null)
-        .execute();
+      const build = () =>
+        db
+          .selectFrom('components')
+          .leftJoin('component_groups', 'component_groups.id', 'components.group_id')
+          .select(['components.status as status', 'component_groups.visible as group_visible'])
+          .where('components.enabled', '=', 1)
+          .where('components.deleted_at', 'is', null);
+      return rowsOf(db, compiledFor(db, 'components.enabledWithGroupVisibility', build));
     },
 
     async insert(db: Executor, row: Insertable<ComponentTable>): Promise<ComponentRow> {

@@ -1,5 +1,6 @@
 /** Storage of incidents. Deleted incidents are kept (soft delete), as Cachet does. */
 import { sql, type Insertable, type Selectable, type Updateable } from 'kysely';
+import { compiledFor, rowsOf } from '../../db/compiled.js';
 import type { Executor } from '../../db/database.js';
 import { fetchPage, type PageRequest } from '../../db/paging.js';
 import type { IncidentTable } from '../../db/schema.js';
@@ -48,13 +49,12 @@ export function createIncidentsRepo() {
 
     /** Live incidents that are not fixed; without `includeHidden`, only those guests can see. */
     async countUnresolved(this: void, db: Executor, includeHidden: boolean): Promise<number> {
-      let query = db
-        .selectFrom('incidents')
-        .select(sql<number>`count(*)`.as('total'))
-        .where('deleted_at', 'is', null)
-        .where('status', '!=', 4);
-      if (!includeHidden) query = query.where('visible', '=', 1);
-      const row = await query.executeTakeFirst();
+      // Asked by every `GET /api/v1/status`: compiled once per database and audience.
+      const build = () => {
+        const query = db.selectFrom('incidents').select(sql<number>`count(*)`.as('total')).where('deleted_at', 'is', null).where('status', '!=', 4);
+        return includeHidden ? query : query.where('visible', '=', 1);
+      };
+      const [row] = await rowsOf(db, compiledFor(db, `incidents.unresolved\u0000${includeHidden}`, build));
       return Number(row?.total ?? 0);
     },
   };
