@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { acceptsJson } from '../../src/http/accept.js';
 import { coerceBoolean } from '../../src/http/input.js';
 import { validationMessages } from '../../src/http/validation.js';
-import { admitsIpv4, invalidCidrs, parseCidr } from '../../src/infra/cidr.js';
+import { admitsIpv4, blockListOf, invalidCidrs, parseCidr } from '../../src/infra/cidr.js';
 import { parseDuration } from '../../src/infra/duration.js';
 import { formatCachetTime, parseCachetTime } from '../../src/infra/time.js';
 
@@ -51,6 +51,29 @@ describe('input helpers', () => {
   it('tells which IPv6 ranges also admit IPv4 clients (through ::ffff:a.b.c.d)', () => {
     for (const range of ['::/0', '::/1', '::ffff:0:0/96', '::ffff:0:0/100', '0:0:0:0:0:ffff::/96']) assert.equal(admitsIpv4(range), true, range);
     for (const range of ['2001:db8::/32', '::1', '::/127', '10.0.0.0/8', '::ffff:10.0.0.0/104', 'banana', '::fffe:0:0/96', '64:ff9b::/96']) assert.equal(admitsIpv4(range), false, range);
+  });
+
+  it('reads CIDRs exactly: surrounding space, v4-mapped forms, prefix digits and bounds', () => {
+    assert.deepEqual(parseCidr(' 10.0.0.0/8 '), { address: '10.0.0.0', prefix: 8, family: 'ipv4' });
+    assert.deepEqual(parseCidr('::ffff:10.20.30.40'), { address: '10.20.30.40', prefix: 32, family: 'ipv4' });
+    assert.deepEqual(parseCidr('::FFFF:10.20.30.40/120'), { address: '10.20.30.40', prefix: 24, family: 'ipv4' });
+    // Only a whole `::ffff:a.b.c.d` is v4-mapped: another IPv6 address ending in one is IPv6.
+    assert.deepEqual(parseCidr('1::ffff:1.2.3.4'), { address: '1::ffff:1.2.3.4', prefix: 128, family: 'ipv6' });
+    for (const bad of ['::ffff:1.2.3.4x', '10.0.0.0/x8', '10.0.0.0/8x', '::ffff:10.0.0.0/95', '10.0.0.0/-1', '10.0.0.0/', '/8']) assert.equal(parseCidr(bad), null, bad);
+    assert.deepEqual(parseCidr('::ffff:10.0.0.0/96'), { address: '10.0.0.0', prefix: 0, family: 'ipv4' });
+  });
+
+  it('builds a block list from the valid entries only', () => {
+    const blocks = blockListOf(['banana', '10.0.0.0/8', '']);
+    assert.equal(blocks.check('10.1.2.3', 'ipv4'), true);
+    assert.equal(blocks.check('11.1.2.3', 'ipv4'), false);
+  });
+
+  it('never says an IPv4 range admits IPv4 through the v4-mapped block, and reads ranges inside that block', () => {
+    for (const range of ['0.0.0.0/0', '0.0.0.0/1', '0.0.0.0']) assert.equal(admitsIpv4(range), false, range);
+    assert.equal(admitsIpv4('::ffff:a00:0/104'), true, 'inside ::ffff:0:0/96');
+    assert.equal(admitsIpv4('::ffff:0:0/128'), true);
+    assert.equal(admitsIpv4('::fffe:0:0/104'), false);
   });
 
   it('refuses dates whose UTC year is outside 0000–9999', () => {

@@ -17,6 +17,12 @@ describe('scopes', () => {
     assert.ok(!unknown.ok && unknown.error.includes('components.write'));
   });
 
+  it('trims names, drops blanks and duplicates, and says exactly what is wrong', () => {
+    assert.deepEqual(parseScopes([' components.read ', '', 'components.read', '  ']), { ok: true, scopes: ['components.read'] });
+    assert.deepEqual(parseScopes(['', ' ']), { ok: false, error: 'at least one scope is required' });
+    assert.deepEqual(parseScopes(['components.read', 'nope', 'also.bad']), { ok: false, error: 'unknown scope "nope", "also.bad"' });
+  });
+
   it('lets manage imply read, and nothing else imply anything', () => {
     assert.ok(scopeGrants(['components.manage'], 'components.read'));
     assert.ok(!scopeGrants(['components.manage'], 'components.delete'));
