@@ -225,6 +225,10 @@ for (const dialect of await dialects()) {
         const app = await buildTestApp(dialect);
         try {
           const token = await app.key(['components.read']);
+          // Settle the revision poll first: a poll that saw the key's creation after the request below
+          // would drop the cache and hide what this test is about (it did, and a mutant that always
+          // trusts the cache survived).
+          await app.server.verifier.refresh();
           assert.equal((await app.request({ url: '/api/v1/components', token })).statusCode, 200);
           // The poll now fails, and a revocation is written without the poll ever seeing it.
           await app.database.db.schema.alterTable('key_revision').renameTo('key_revision_gone').execute();

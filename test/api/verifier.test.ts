@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createKeysRepo, type KeysRepo } from '../../src/features/keys/keys.repo.js';
 import { createKeysService, keyView } from '../../src/features/keys/keys.service.js';
-import { createKeyVerifier } from '../../src/features/keys/keys.verify.js';
+import { STALE_AFTER_POLLS, createKeyVerifier } from '../../src/features/keys/keys.verify.js';
 import { fixedClock } from '../../src/infra/clock.js';
 import { generateToken } from '../../src/infra/token.js';
 import { adminKeys, testConfig } from '../helpers/app.js';
@@ -103,6 +103,92 @@ for (const dialect of await dialects()) {
       verifier.invalidate();
       await verifier.verify(unknown, clock.now());
       assert.equal(queries, 3, 'invalidate() must forget unknown digests too (a key may have been created since)');
+    });
+
+    /** The real repository, counting lookups and revision reads; `down` makes the revision read fail. */
+    function instrumented() {
+      const counts = { lookups: 0, revisions: 0 };
+      const state = { down: false };
+      const instrumentedRepo: KeysRepo = {
+        ...repo,
+        async findByDigest(db, digest) {
+          counts.lookups += 1;
+          return repo.findByDigest(db, digest);
+        },
+        async revision(db) {
+          counts.revisions += 1;
+          if (state.down) throw new Error('store unreachable');
+          return repo.revision(db);
+        },
+      };
+      return { counts, state, repo: instrumentedRepo };
+    }
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+    it('polls the revision row: a change made elsewhere drops the caches, no change keeps them, stop() stops', async () => {
+      const { counts, repo: counting } = instrumented();
+      // The default monotonic clock: a started verifier must still answer from its cache.
+      const verifier = createKeyVerifier({ db: database.db, repo: counting, pepper });
+      const { token, key } = await created('7d');
+      await verifier.start(20, (err) => assert.fail(String(err)));
+      try {
+        assert.equal((await verifier.verify(token, clock.now())).ok, true);
+        await pause(120); // several polls, none of which sees a change
+        assert.equal((await verifier.verify(token, clock.now())).ok, true);
+        assert.equal(counts.lookups, 1, 'a poll that saw no change dropped the cache');
+        assert.ok(counts.revisions >= 3, `the revision row was read ${counts.revisions} times in 120 ms at a 20 ms interval`);
+        // Revoked through another service (another instance, the CLI): only the poll can tell this verifier.
+        assert.ok((await keys.revoke(key.id)).ok);
+        let answer = await verifier.verify(token, clock.now());
+        for (let waited = 0; answer.ok && waited < 2000; waited += 20) {
+          await pause(20);
+          answer = await verifier.verify(token, clock.now());
+        }
+        assert.deepEqual(answer, { ok: false, reason: 'revoked', keyId: key.id });
+      } finally {
+        verifier.stop();
+      }
+      await pause(30);
+      const polled = counts.revisions;
+      await pause(100);
+      assert.equal(counts.revisions, polled, 'the verifier kept polling after stop()');
+    });
+
+    it('trusts its caches for exactly STALE_AFTER_POLLS intervals of failed polls, and reports each run of failures once', async () => {
+      const { counts, state, repo: flaky } = instrumented();
+      let monotonic = 1_000;
+      const verifier = createKeyVerifier({ db: database.db, repo: flaky, pepper, monotonicNow: () => monotonic });
+      const { token } = await created('8d');
+      const errors: unknown[] = [];
+      const interval = 20;
+      await verifier.start(interval, (err) => errors.push(err));
+      try {
+        assert.equal((await verifier.verify(token, clock.now())).ok, true);
+        assert.equal(counts.lookups, 1);
+        state.down = true;
+        await pause(interval * 5); // polls in flight settle; the next ones fail
+        assert.equal(errors.length, 1, 'a run of failed polls is reported once');
+        assert.match(String(errors[0]), /store unreachable/);
+        // The last good poll was at 1,000 on the verifier's clock: up to 1,000 + 3 intervals the cache answers.
+        monotonic = 1_000 + STALE_AFTER_POLLS * interval;
+        assert.equal((await verifier.verify(token, clock.now())).ok, true);
+        assert.equal(counts.lookups, 1, 'the cache was distrusted before STALE_AFTER_POLLS intervals had passed');
+        monotonic += 1;
+        assert.equal((await verifier.verify(token, clock.now())).ok, true);
+        assert.equal(counts.lookups, 2, 'a stale cache answered without asking the store');
+        await verifier.verify(token, clock.now());
+        assert.equal(counts.lookups, 3, 'a stale cache is asked nothing until a poll succeeds');
+        // The store comes back: a good poll makes the cache trusted again, and the next run of failures is reported.
+        state.down = false;
+        await pause(interval * 4);
+        await verifier.verify(token, clock.now());
+        assert.equal(counts.lookups, 3, 'a successful poll (no change) makes the cache trusted again');
+        state.down = true;
+        await pause(interval * 5);
+        assert.equal(errors.length, 2, 'a new run of failures after a success is reported again');
+      } finally {
+        verifier.stop();
+      }
     });
 
     it('bounds both caches', async () => {
