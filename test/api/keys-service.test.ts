@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { openDatabase } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { createKeysRepo } from '../../src/features/keys/keys.repo.js';
-import { createKeysService } from '../../src/features/keys/keys.service.js';
+import { authorityBeyond, createKeysService, RotationRaceLost, rotationDueAt } from '../../src/features/keys/keys.service.js';
 import { fixedClock } from '../../src/infra/clock.js';
 import { isWellFormedToken } from '../../src/infra/token.js';
 import { adminKeys, testConfig } from '../helpers/app.js';
@@ -91,6 +91,119 @@ for (const dialect of await dialects()) {
       assert.ok(revoked.ok && revoked.key.status === 'revoked');
       assert.deepEqual(await keys.revoke(created.key.id), { ok: false, status: 409, error: `key ${created.key.id} is already revoked` });
       assert.deepEqual(await keys.revoke(999_999), { ok: false, status: 404, error: 'no key with id 999999' });
+    });
+
+    it('says which scopes and addresses a creator lacks, word for word', () => {
+      const caller = { scopes: ['components.read'], allowedIps: ['10.0.0.0/8', '192.168.0.0/16'] };
+      assert.deepEqual(authorityBeyond(caller, { scopes: ['components.manage', 'incidents.read'], allowedIps: ['10.1.0.0/16'] }), [
+        'scopes it does not hold: components.manage, incidents.read',
+      ]);
+      assert.deepEqual(authorityBeyond(caller, { scopes: ['components.read'], allowedIps: null }), [
+        'use from any address, while it is limited to 10.0.0.0/8, 192.168.0.0/16',
+      ]);
+      // Every range must lie inside one of the caller's: one outside is enough to refuse.
+      assert.deepEqual(authorityBeyond(caller, { scopes: ['components.read'], allowedIps: ['10.1.0.0/16', '192.168.1.0/24'] }), []);
+      for (const ranges of [['10.1.0.0/16', '172.16.0.0/12'], ['172.16.0.0/12'], ['not a range']]) {
+        assert.deepEqual(authorityBeyond(caller, { scopes: ['components.read'], allowedIps: ranges }), [
+          'addresses outside its own (10.0.0.0/8, 192.168.0.0/16)',
+        ], ranges.join());
+      }
+      // An IPv4 range is never "inside" an IPv6 one, though Node's BlockList matches v4 against ::/0.
+      assert.equal(authorityBeyond({ scopes: ['*'], allowedIps: ['::/0'] }, { scopes: ['*'], allowedIps: ['10.0.0.0/8'] }).length, 1);
+      // A caller's unreadable range (never stored, but the check must not trip over one) contains nothing.
+      assert.deepEqual(authorityBeyond({ scopes: ['*'], allowedIps: ['bogus', '10.0.0.0/8'] }, { scopes: ['*'], allowedIps: ['10.1.0.0/16'] }), []);
+      // Scopes that do not parse are the scope parser's refusal, not an escalation.
+      assert.deepEqual(authorityBeyond(caller, { scopes: ['no.such-scope'], allowedIps: ['10.1.0.0/16'] }), []);
+    });
+
+    it('reads not_before only as an ISO 8601 time with a zone, padded or not', async () => {
+      const accepted: Array<[string, string]> = [
+        ['2026-12-01T09:00Z', '2026-12-01T09:00:00.000Z'],
+        ['2026-12-01T09:00:00Z', '2026-12-01T09:00:00.000Z'],
+        ['2026-12-01T09:00:00.5Z', '2026-12-01T09:00:00.500Z'],
+        ['2026-12-01T10:00:00+01:00', '2026-12-01T09:00:00.000Z'],
+        ['2026-12-01T04:00:00-05:00', '2026-12-01T09:00:00.000Z'],
+        ['  2026-12-01T09:00:00Z  ', '2026-12-01T09:00:00.000Z'],
+      ];
+      for (const [notBefore, stored] of accepted) {
+        const created = await keys.create({ name: 'later', scopes: ['components.read'], notBefore, createdBy: 'cli' });
+        assert.ok(created.ok, `${notBefore}: ${JSON.stringify(created)}`);
+        assert.equal(created.key.not_before, stored, notBefore);
+      }
+      for (const notBefore of ['+002026-12-01T10:00:00Z', '2026-12-01T09:00:00', '2026-12-01 09:00:00Z', '2026-12-01T09:00:00+0100', '2026-12-01T09:00:00+1:00', 'soon']) {
+        const refused = await keys.create({ name: 'later', scopes: ['components.read'], notBefore, createdBy: 'cli' });
+        assert.ok(!refused.ok && refused.error.startsWith('not_before must be an ISO 8601 time with a zone'), `${notBefore}: ${JSON.stringify(refused)}`);
+      }
+    });
+
+    it('names the longest lifetime in the unit it was configured in', async () => {
+      for (const [maxMs, shown] of [[36 * 3_600_000, '36h'], [90 * 60_000, '90m'], [90_000, '90s'], [7 * DAY, '7d']] as const) {
+        const refused = await service({ keyMaxTtlMs: maxMs }).create({ name: 'x', scopes: ['*'], expires: '3000d', createdBy: 'cli' });
+        assert.ok(!refused.ok);
+        assert.equal(refused.error, `expires exceeds the longest key lifetime of ${shown} (CACHET_KEY_MAX_TTL)`);
+      }
+    });
+
+    it('lifts a resource limit with null or {}, and refuses other shapes without changing the limit', async () => {
+      const limited = async () => {
+        const created = await keys.create({ name: 'limited', scopes: ['components.read'], resources: { components: [1, 2] }, createdBy: 'cli' });
+        assert.ok(created.ok, JSON.stringify(created));
+        return created.key.id;
+      };
+      for (const lift of [null, {}]) {
+        const id = await limited();
+        const lifted = await keys.update(id, { resources: lift });
+        assert.ok(lifted.ok && lifted.key.resources === null, `${JSON.stringify(lift)}: ${JSON.stringify(lifted)}`);
+      }
+      for (const bad of [[], '', 0]) {
+        const id = await limited();
+        const refused = await keys.update(id, { resources: bad });
+        assert.ok(!refused.ok && refused.status === 400, `${JSON.stringify(bad)}: ${JSON.stringify(refused)}`);
+        assert.deepEqual((await keys.show(id))!.resources, { components: [1, 2] });
+      }
+    });
+
+    it('keeps a webhook signing secret while the URL stays, and makes a new one when it changes', async () => {
+      const repo = createKeysRepo();
+      const secretOf = async (id: number) => (await repo.findById(database.db, id))!.rotation_secret;
+      const webhook = (url: string, every = '30d') => ({ every, grace: '1h', deliver: { type: 'webhook' as const, url } });
+      const created = await keys.create({ name: 'hooked', scopes: ['components.read'], rotation: webhook('https://consumer.example/a'), createdBy: 'cli' });
+      assert.ok(created.ok && created.webhookSecret);
+      const first = await secretOf(created.key.id);
+      assert.equal(first, created.webhookSecret);
+      const sameUrl = await keys.update(created.key.id, { rotation: webhook('https://consumer.example/a', '7d') });
+      assert.ok(sameUrl.ok && sameUrl.webhookSecret === undefined);
+      assert.equal(sameUrl.key.rotation?.every, '7d');
+      assert.equal(await secretOf(created.key.id), first, 'the secret changed though the URL did not');
+      const moved = await keys.update(created.key.id, { rotation: webhook('https://consumer.example/b') });
+      assert.ok(moved.ok && moved.webhookSecret !== undefined && moved.webhookSecret !== first);
+      assert.equal(await secretOf(created.key.id), moved.webhookSecret);
+      // A policy without a webhook keeps no secret; adding a webhook to a key without one makes one.
+      const file = await keys.update(created.key.id, { rotation: { every: '30d', grace: '1h', deliver: { type: 'file', path: '/tmp/cachet-key-handoff' } }, hostTargets: true });
+      assert.ok(file.ok && file.key.rotation?.deliver.type === 'file', JSON.stringify(file));
+      assert.equal(await secretOf(created.key.id), null);
+      const plain = await keys.create({ name: 'plain', scopes: ['components.read'], createdBy: 'cli' });
+      assert.ok(plain.ok);
+      const added = await keys.update(plain.key.id, { rotation: webhook('https://consumer.example/a') });
+      assert.ok(added.ok && added.webhookSecret !== undefined && added.key.rotation !== null);
+      // A webhook policy whose secret was lost (a hand-edited row) gets a new one even for the same URL.
+      await database.db.updateTable('api_keys').set({ rotation_secret: null }).where('id', '=', plain.key.id).execute();
+      const renewed = await keys.update(plain.key.id, { rotation: webhook('https://consumer.example/a') });
+      assert.ok(renewed.ok && renewed.webhookSecret !== undefined);
+      const removed = await keys.update(plain.key.id, { rotation: null });
+      assert.ok(removed.ok && removed.key.rotation === null);
+      assert.equal(await secretOf(plain.key.id), null);
+    });
+
+    it('is due for rotation a period after its creation, and never once rotated or revoked', async () => {
+      const created = await keys.create({ name: 'due', scopes: ['components.read'], rotation: { every: '30d', grace: '1h', deliver: { type: 'webhook', url: 'https://consumer.example/due' } }, createdBy: 'cli' });
+      assert.ok(created.ok);
+      const row = (await createKeysRepo().findById(database.db, created.key.id))!;
+      const policy = created.key.rotation!;
+      assert.equal(rotationDueAt(row, policy), new Date(Date.parse(row.created_at) + 30 * DAY).toISOString());
+      assert.equal(rotationDueAt({ ...row, replaced_by_id: row.id + 1 }, policy), null);
+      assert.equal(rotationDueAt({ ...row, revoked_at: row.created_at }, policy), null);
+      assert.equal(new RotationRaceLost(7).message, 'key 7 was rotated concurrently');
     });
 
     it('reports a key past its expiry as expired', async () => {
