@@ -25,7 +25,7 @@ const TESTS = {
   'src/infra/crypto.ts': [...UNIT, 'test/api/stored-secrets.test.ts', 'test/api/key-verification.test.ts', 'test/api/keys-service.test.ts', 'test/api/security.test.ts'],
   'src/infra/cidr.ts': [...UNIT, 'test/api/review-findings.test.ts', 'test/api/keys-service.test.ts', 'test/api/keys-api.test.ts', 'test/api/security.test.ts', 'test/api/rate-limits.test.ts'],
   'src/http/scopes.ts': [...UNIT, ...REQUESTS],
-  'src/http/auth.ts': ['test/unit/auth.test.ts', ...REQUESTS, ...UNIT],
+  'src/http/auth.ts': ['test/unit/auth.test.ts', ...REQUESTS, 'test/api/key-time-limits.test.ts', ...UNIT],
   'src/features/keys/keys.verify.ts': ['test/api/verifier.test.ts', 'test/api/key-verification.test.ts', 'test/api/key-time-limits.test.ts', 'test/api/review-findings.test.ts', 'test/api/keys-api.test.ts', 'test/api/security.test.ts', 'test/api/resource-limits.test.ts', 'test/api/rate-limits.test.ts', 'test/api/key-rotation-schedule.test.ts'],
   'src/features/keys/keys.service.ts': KEYS,
 };

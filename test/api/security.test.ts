@@ -240,6 +240,28 @@ for (const dialect of await dialects()) {
       });
     });
 
+    it('answers a path that is no route with 404, with or without a key, with or without a body', async () => {
+      for (const [method, token, body] of [
+        ['GET', undefined, undefined],
+        ['GET', everything, undefined],
+        ['POST', undefined, { status: 1 }],
+        ['POST', everything, { component_status: 1 }],
+        ['POST', everything, undefined],
+      ] as const) {
+        const response = await t.request({ method, url: '/api/v1/no-such-route', token, body });
+        assert.equal(response.statusCode, 404, `${method} ${token ? 'with' : 'without'} a key: ${response.body}`);
+      }
+    });
+
+    it('answers 400, not 500, to a write without a body on a route whose fields need more scopes', async () => {
+      for (const method of ['POST', 'PUT'] as const) {
+        const response = await t.request({ method, url: method === 'POST' ? '/api/v1/incidents' : '/api/v1/incidents/1', token: everything });
+        assert.ok([400, 404].includes(response.statusCode), `${method}: ${response.statusCode} ${response.body}`);
+      }
+      const post = await t.request({ method: 'POST', url: '/api/v1/incidents', token: everything });
+      assert.equal(post.statusCode, 400, post.body);
+    });
+
     it('accepts the key as Authorization: Bearer as well as X-Cachet-Token', async () => {
       const bearer = await t.request({ method: 'POST', url: '/api/v1/components', headers: { authorization: `Bearer ${everything}` }, body: { name: 'bearer', status: 1 } });
       assert.equal(bearer.statusCode, 200, bearer.body);
