@@ -2,11 +2,11 @@
 // runner names the active mutant in __STRYKER_ACTIVE_MUTANT__ and nothing else; this script finds
 // which source file holds that mutant (in the instrumented sandbox it runs in) and runs the test
 // files that exercise that file, fastest and most telling first, stopping at the first failure
-// (CACHET_TEST_BAIL). A mutant one of these lists misses counts as survived: the lists can only
+// (each file alone, in order). A mutant one of these lists misses counts as survived: the lists can only
 // under-state the score, never inflate it. Without an active mutant (Stryker's dry run) it runs
 // every list once.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 
 const UNIT = ['test/unit/token.test.ts', 'test/unit/scopes.test.ts', 'test/unit/input.test.ts', 'test/unit/config.test.ts', 'test/unit/secret-file.test.ts'];
 // The keys service's list: the suites that drive it, fastest and most telling first. Not here, because
@@ -42,8 +42,18 @@ function fileOf(mutant) {
 const mutant = process.env.__STRYKER_ACTIVE_MUTANT__;
 const file = mutant === undefined ? undefined : fileOf(mutant);
 const files = file ? TESTS[file] : [...new Set(Object.values(TESTS).flat())];
-const result = spawnSync(process.execPath, ['scripts/run-tests.js', ...files], {
-  stdio: 'inherit',
-  env: { ...process.env, CACHET_TEST_BAIL: '1', CACHET_TEST_DIALECTS: 'sqlite', CACHET_TEST_TIMEOUT_MS: process.env.CACHET_TEST_TIMEOUT_MS ?? '60000' },
-});
-process.exit(result.status ?? 1);
+const env = { ...process.env, CACHET_TEST_DIALECTS: 'sqlite', CACHET_TEST_TIMEOUT_MS: process.env.CACHET_TEST_TIMEOUT_MS ?? '60000' };
+// CACHET_MUTATION_LOG=<file> (an absolute path: this runs in Stryker's sandbox) records, per mutant,
+// which test file killed it or that none did, so a list can be reordered from what it catches.
+const log = (line) => {
+  if (mutant !== undefined && process.env.CACHET_MUTATION_LOG) appendFileSync(process.env.CACHET_MUTATION_LOG, `${mutant}\t${file ?? '?'}\t${line}\n`);
+};
+for (const testFile of files) {
+  const status = spawnSync(process.execPath, ['scripts/run-tests.js', testFile], { stdio: 'inherit', env }).status ?? 1;
+  if (status !== 0) {
+    log(`killed by ${testFile}`);
+    process.exit(status);
+  }
+}
+log('survived');
+process.exit(0);
