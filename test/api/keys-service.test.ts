@@ -206,6 +206,86 @@ for (const dialect of await dialects()) {
       assert.equal(new RotationRaceLost(7).message, 'key 7 was rotated concurrently');
     });
 
+    it('bounds the name, purpose and rate limit exactly at their edges, trimming the name first', async () => {
+      const name100 = 'n'.repeat(100);
+      const accepted = [
+        { name: `  ${name100}  `, scopes: ['components.read'], createdBy: 'cli' },
+        { name: 'x', scopes: ['components.read'], purpose: 'p'.repeat(500), createdBy: 'cli' },
+        { name: 'x', scopes: ['components.read'], rateLimit: 1, createdBy: 'cli' },
+        { name: 'x', scopes: ['components.read'], rateLimit: 1_000_000, createdBy: 'cli' },
+      ];
+      for (const input of accepted) {
+        const created = await keys.create(input);
+        assert.ok(created.ok, `${JSON.stringify(input).slice(0, 80)}: ${JSON.stringify(created)}`);
+      }
+      const refused: Array<[Parameters<KeysAdmin['create']>[0], string]> = [
+        [{ name: '   ', scopes: ['components.read'], createdBy: 'cli' }, 'name must be 1 to 100 characters'],
+        [{ name: `${name100}n`, scopes: ['components.read'], createdBy: 'cli' }, 'name must be 1 to 100 characters'],
+        [{ name: 'x', scopes: ['components.read'], purpose: 'p'.repeat(501), createdBy: 'cli' }, 'purpose must be at most 500 characters'],
+        [{ name: 'x', scopes: ['components.read'], rateLimit: 1_000_001, createdBy: 'cli' }, 'rate limit must be a whole number of requests per minute between 1 and 1000000'],
+      ];
+      for (const [input, error] of refused) assert.deepEqual(await keys.create(input), { ok: false, error });
+    });
+
+    it('stores no restriction as SQL NULL, and reads a padded expiry, "never" included', async () => {
+      const created = await service({ keyMaxTtlMs: null }).create({ name: 'open', scopes: ['components.read'], expires: ' never ', createdBy: 'cli' });
+      assert.ok(created.ok && created.key.expires_at === null, JSON.stringify(created));
+      const row = (await createKeysRepo().findById(database.db, created.key.id))!;
+      assert.deepEqual([row.allowed_ips, row.resources, row.rotation, row.rotation_secret], [null, null, null, null]);
+      const padded = await keys.create({ name: 'padded', scopes: ['components.read'], expires: ' 30d ', createdBy: 'cli' });
+      assert.ok(padded.ok && padded.key.expires_at === new Date(clock.now().getTime() + 30 * DAY).toISOString());
+    });
+
+    it('refuses a not_before at or after the expiry, and quotes at most 40 characters of a bad one', async () => {
+      const at = (ms: number) => new Date(clock.now().getTime() + ms).toISOString();
+      assert.deepEqual(await keys.create({ name: 'x', scopes: ['components.read'], expires: '1d', notBefore: at(DAY), createdBy: 'cli' }), {
+        ok: false,
+        error: 'not_before must be before the key expires',
+      });
+      assert.ok((await keys.create({ name: 'x', scopes: ['components.read'], expires: '1d', notBefore: at(DAY - 1000), createdBy: 'cli' })).ok);
+      const garbage = `x${'y'.repeat(99)}`;
+      assert.deepEqual(await keys.create({ name: 'x', scopes: ['components.read'], notBefore: garbage, createdBy: 'cli' }), {
+        ok: false,
+        error: `not_before must be an ISO 8601 time with a zone, such as 2026-12-01T09:00:00Z; got "${garbage.slice(0, 40)}"`,
+      });
+    });
+
+    it('names every way a creator would be exceeded, in one refusal', async () => {
+      const refused = await keys.create({
+        name: 'child',
+        scopes: ['components.delete', 'incidents.read'],
+        createdBy: 'key:1',
+        creator: { scopes: ['components.read'], allowedIps: ['10.0.0.0/8'] },
+      });
+      assert.deepEqual(refused, {
+        ok: false,
+        error: 'a key cannot grant scopes it does not hold: components.delete, incidents.read; use from any address, while it is limited to 10.0.0.0/8',
+      });
+    });
+
+    it('warns about a plain-http webhook and a key that expires before its first rotation, and only then', async () => {
+      const policy = (url: string, every: string) => ({ every, grace: '1h', deliver: { type: 'webhook' as const, url } });
+      const HTTP = 'rotation: the webhook URL is plain http, so the token travels unencrypted; use https outside a trusted network';
+      const cases: Array<[string, string, string, string[]]> = [
+        ['http://consumer.example/hook', '7d', '30d', [HTTP]],
+        ['https://consumer.example/hook', '7d', '30d', []],
+        ['https://consumer.example/hook', '2d', '1d', ['rotation: the key expires before its first scheduled rotation (every 2d)']],
+        ['https://consumer.example/hook', '7d', '7d', ['rotation: the key expires before its first scheduled rotation (every 7d)']],
+        ['http://consumer.example/hook', '8d', '7d', [HTTP, 'rotation: the key expires before its first scheduled rotation (every 8d)']],
+      ];
+      for (const [url, every, expires, warnings] of cases) {
+        const created = await keys.create({ name: 'rotating', scopes: ['components.read'], expires, rotation: policy(url, every), createdBy: 'cli' });
+        assert.ok(created.ok, JSON.stringify(created));
+        assert.deepEqual(created.warnings, warnings, `${url} every ${every}, expires ${expires}`);
+      }
+      const forever = await service({ keyMaxTtlMs: null }).create({ name: 'forever', scopes: ['components.read'], expires: 'never', rotation: policy('https://consumer.example/hook', '7d'), createdBy: 'cli' });
+      assert.ok(forever.ok && forever.warnings.length === 0, JSON.stringify(forever));
+      // A policy that delivers to a file needs no signing secret.
+      const file = await keys.create({ name: 'filed', scopes: ['components.read'], rotation: { every: '7d', grace: '1h', deliver: { type: 'file', path: '/tmp/cachet-key-handoff' } }, hostTargets: true, createdBy: 'cli' });
+      assert.ok(file.ok && file.webhookSecret === undefined && file.warnings.length === 0, JSON.stringify(file));
+      assert.equal((await createKeysRepo().findById(database.db, file.key.id))!.rotation_secret, null);
+    });
+
     it('reports a key past its expiry as expired', async () => {
       const created = await keys.create({ name: 'short', scopes: ['*'], expires: '90s', createdBy: 'cli' });
       assert.ok(created.ok);

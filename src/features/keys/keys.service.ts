@@ -265,10 +265,6 @@ export function createKeysService(deps: KeysServiceDeps) {
     if (name === '' || name.length > 100) return { ok: false, error: 'name must be 1 to 100 characters' };
     const scopes = parseScopes(input.scopes);
     if (!scopes.ok) return scopes;
-    if (input.creator) {
-      const beyond = scopesBeyond(input.creator.scopes, scopes.scopes);
-      if (beyond.length > 0) return { ok: false, error: `a key cannot grant scopes it does not hold: ${beyond.join(', ')}` };
-    }
     let expiresAt: string | null;
     const expires = input.expires?.trim();
     if (expires === 'never') {
