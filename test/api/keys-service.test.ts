@@ -286,6 +286,57 @@ for (const dialect of await dialects()) {
       assert.equal((await createKeysRepo().findById(database.db, file.key.id))!.rotation_secret, null);
     });
 
+    it('gives a successor the lifetime the original was meant to have, capped by policy, valid at once', async () => {
+      const uncapped = service({ keyMaxTtlMs: null });
+      const original = await uncapped.create({ name: 'ten days', scopes: ['components.read'], purpose: 'p', rateLimit: 60, expires: '10d', notBefore: clock.now().toISOString(), createdBy: 'cli' });
+      assert.ok(original.ok && original.key.not_before !== null);
+      const rotated = await uncapped.rotate(original.key.id, 3_600_000);
+      assert.ok(rotated.ok, JSON.stringify(rotated));
+      assert.equal(rotated.key.expires_at, new Date(clock.now().getTime() + 10 * DAY).toISOString());
+      assert.equal(rotated.key.not_before, null, 'a successor is valid at once');
+      assert.deepEqual([rotated.key.purpose, rotated.key.rate_limit], ['p', 60]);
+      const again = await service({ keyMaxTtlMs: 5 * DAY }).rotate(rotated.key.id, 3_600_000);
+      assert.ok(again.ok && again.key.expires_at === new Date(clock.now().getTime() + 5 * DAY).toISOString(), JSON.stringify(again));
+    });
+
+    it('rotates a key that never expires into one that never expires, or into the default lifetime once keys must expire', async () => {
+      const uncapped = service({ keyMaxTtlMs: null });
+      const forever = await uncapped.create({ name: 'forever', scopes: ['components.read'], expires: 'never', createdBy: 'cli' });
+      assert.ok(forever.ok);
+      const rotated = await uncapped.rotate(forever.key.id, 3_600_000);
+      assert.ok(rotated.ok && rotated.key.expires_at === null, JSON.stringify(rotated));
+      const capped = await keys.rotate(rotated.key.id, 3_600_000);
+      assert.ok(capped.ok && capped.key.expires_at === new Date(clock.now().getTime() + 90 * DAY).toISOString(), JSON.stringify(capped));
+    });
+
+    it('refuses to rotate a key whose stored scopes no longer parse, and changes nothing', async () => {
+      const created = await keys.create({ name: 'old scopes', scopes: ['components.read'], createdBy: 'cli' });
+      assert.ok(created.ok);
+      await database.db.updateTable('api_keys').set({ scopes: '["components.write"]' }).where('id', '=', created.key.id).execute();
+      const count = (await keys.list()).length;
+      const refused = await keys.rotate(created.key.id, 3_600_000);
+      assert.ok(!refused.ok && refused.status === 400 && /unknown scope "components.write"/.test(refused.error), JSON.stringify(refused));
+      assert.equal((await keys.list()).length, count);
+      assert.equal((await keys.show(created.key.id))!.replaced_by_id, null);
+    });
+
+    it('offers for scheduled rotation only active keys that are due', async () => {
+      const own = fixedClock(new Date('2026-11-25T12:00:00Z'));
+      const repo = createKeysRepo();
+      const raw = createKeysService({ db: database.db, repo, pepper: testConfig().pepper, clock: own, keyMaxTtlMs: 90 * DAY, keyDefaultTtlMs: 90 * DAY });
+      const admin = adminKeys(raw, database.db, own);
+      const rotation = { every: '1h', grace: '1h', deliver: { type: 'webhook' as const, url: 'https://consumer.example/due' } };
+      const short = await admin.create({ name: 'due soon, expires soon', scopes: ['components.read'], expires: '2h', rotation, createdBy: 'cli' });
+      const long = await admin.create({ name: 'due soon', scopes: ['components.read'], expires: '30d', rotation, createdBy: 'cli' });
+      assert.ok(short.ok && long.ok);
+      const due = async () => (await raw.dueForRotation(database.db)).map((row) => row.id).filter((id) => id === short.key.id || id === long.key.id);
+      assert.deepEqual(await due(), []);
+      own.advance(90 * 60_000);
+      assert.deepEqual(await due(), [short.key.id, long.key.id]);
+      own.advance(60 * 60_000); // the short key has expired: no longer offered, though it is past due
+      assert.deepEqual(await due(), [long.key.id]);
+    });
+
     it('reports a key past its expiry as expired', async () => {
       const created = await keys.create({ name: 'short', scopes: ['*'], expires: '90s', createdBy: 'cli' });
       assert.ok(created.ok);

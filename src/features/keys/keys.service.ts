@@ -367,7 +367,8 @@ export function createKeysService(deps: KeysServiceDeps) {
   /** Makes the successor of `old` (same name, scopes, restrictions, policy) in `trx`; the caller links or abandons it. */
   async function makeSuccessor(trx: Executor, old: ApiKeyRow, createdBy: string, now: Date) {
     const authority = authorityOf(old);
-    // The successor lives as long as the original was meant to (capped by policy).
+    // The successor lives as long as the original was meant to (capped by policy). It is valid at
+    // once: only an active key is rotated, so the original's not_before has passed.
     const lifetime = old.expires_at === null ? null : Date.parse(old.expires_at) - Date.parse(old.created_at);
     const input: CreateKeyInput = {
       name: old.name,
@@ -376,7 +377,6 @@ export function createKeysService(deps: KeysServiceDeps) {
       rateLimit: old.rate_limit ?? undefined,
       allowedIps: authority.allowedIps ?? undefined,
       resources: authority.resources ?? undefined,
-      notBefore: old.not_before !== null && Date.parse(old.not_before) > now.getTime() ? old.not_before : undefined,
       expires: lifetime === null ? (deps.keyMaxTtlMs === null ? 'never' : undefined) : `${Math.max(1, Math.round(Math.min(lifetime, deps.keyMaxTtlMs ?? lifetime) / 1000))}s`,
       createdBy,
       replacesId: old.id,
