@@ -4,6 +4,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { openDatabase } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
+import type { Kysely } from 'kysely';
+import type { DB } from '../../src/db/schema.js';
+import { createAuditRepo } from '../../src/features/audit/audit.repo.js';
+import { systemContext } from '../../src/features/audit/audit.types.js';
+import { createAuditWriter } from '../../src/features/audit/audit.writer.js';
+import { createAudited } from '../../src/features/audit/audited.js';
 import { createKeysRepo } from '../../src/features/keys/keys.repo.js';
 import { authorityBeyond, createKeysService, RotationRaceLost, rotationDueAt } from '../../src/features/keys/keys.service.js';
 import { fixedClock } from '../../src/infra/clock.js';
@@ -335,6 +341,55 @@ for (const dialect of await dialects()) {
       assert.deepEqual(await due(), [short.key.id, long.key.id]);
       own.advance(60 * 60_000); // the short key has expired: no longer offered, though it is past due
       assert.deepEqual(await due(), [long.key.id]);
+    });
+
+    it('prepares a scheduled successor only for an active key with a policy and none under way, and completes it within the expiry', async () => {
+      const own = fixedClock(new Date('2026-11-25T12:00:00Z'));
+      const raw = createKeysService({ db: database.db, repo: createKeysRepo(), pepper: testConfig().pepper, clock: own, keyMaxTtlMs: 90 * DAY, keyDefaultTtlMs: 90 * DAY });
+      const admin = adminKeys(raw, database.db, own);
+      const audited = createAudited(database.db, createAuditWriter({ repo: createAuditRepo(), clock: own, pepper: testConfig().pepper }));
+      const inTrx = <T>(fn: (trx: Kysely<DB>) => Promise<T>) => audited(systemContext('cachet test'), fn);
+      const rotation = { every: '1h', grace: '2h', deliver: { type: 'webhook' as const, url: 'https://consumer.example/prepare' } };
+      const withPolicy = await admin.create({ name: 'scheduled', scopes: ['components.read'], expires: '30d', rotation, createdBy: 'cli' });
+      const without = await admin.create({ name: 'unscheduled', scopes: ['components.read'], createdBy: 'cli' });
+      const soon = await admin.create({ name: 'expires within the grace', scopes: ['components.read'], expires: '90m', rotation, createdBy: 'cli' });
+      assert.ok(withPolicy.ok && without.ok && soon.ok);
+      const rows = createKeysRepo();
+
+      assert.equal(await inTrx((trx) => raw.prepareSuccessor(trx, without.key.id, 'cachet test')), null, 'no policy, no scheduled rotation');
+      assert.equal(await inTrx((trx) => raw.prepareSuccessor(trx, 999_999, 'cachet test')), null);
+      const prepared = await inTrx((trx) => raw.prepareSuccessor(trx, withPolicy.key.id, 'cachet test'));
+      assert.ok(prepared?.ok, JSON.stringify(prepared));
+      assert.ok(isWellFormedToken(prepared.token));
+      assert.equal(prepared.key.replaces_id, withPolicy.key.id);
+      assert.deepEqual(prepared.policy, withPolicy.key.rotation);
+      assert.equal(prepared.secret, withPolicy.webhookSecret);
+      assert.equal((await rows.findById(database.db, withPolicy.key.id))!.rotation_pending_id, prepared.key.id);
+      assert.equal(await inTrx((trx) => raw.prepareSuccessor(trx, withPolicy.key.id, 'cachet test')), null, 'a rotation is already under way');
+
+      own.advance(60_000);
+      const completed = await inTrx((trx) => raw.completeRotation(trx, withPolicy.key.id));
+      assert.ok(completed);
+      assert.equal(completed.replaced_by_id, prepared.key.id);
+      assert.equal(completed.expires_at, new Date(own.now().getTime() + 2 * 3_600_000).toISOString(), 'the grace starts when the successor is delivered');
+      assert.deepEqual([completed.rotated_at, completed.delivery?.delivered_at, completed.delivery?.failures, completed.delivery?.last_error], [own.now().toISOString(), own.now().toISOString(), 0, null]);
+      assert.equal((await rows.findById(database.db, withPolicy.key.id))!.rotation_pending_id, null);
+      assert.equal(await inTrx((trx) => raw.completeRotation(trx, withPolicy.key.id)), null, 'nothing pending any more');
+      assert.equal(await inTrx((trx) => raw.completeRotation(trx, 999_999)), null);
+      assert.equal(await inTrx((trx) => raw.prepareSuccessor(trx, withPolicy.key.id, 'cachet test')), null, 'a rotated key is not rotated again');
+
+      // The grace never outlives the original's own expiry.
+      const early = await inTrx((trx) => raw.prepareSuccessor(trx, soon.key.id, 'cachet test'));
+      assert.ok(early?.ok);
+      const capped = await inTrx((trx) => raw.completeRotation(trx, soon.key.id));
+      assert.equal(capped?.expires_at, soon.key.expires_at);
+
+      // Revoked and expired keys are not rotated.
+      const revoked = await admin.create({ name: 'revoked', scopes: ['components.read'], rotation, createdBy: 'cli' });
+      const expiring = await admin.create({ name: 'expiring', scopes: ['components.read'], expires: '2h', rotation, createdBy: 'cli' });
+      assert.ok(revoked.ok && expiring.ok && (await admin.revoke(revoked.key.id)).ok);
+      own.advance(3 * 3_600_000);
+      for (const id of [revoked.key.id, expiring.key.id]) assert.equal(await inTrx((trx) => raw.prepareSuccessor(trx, id, 'cachet test')), null);
     });
 
     it('reports a key past its expiry as expired', async () => {
