@@ -384,6 +384,20 @@ for (const dialect of await dialects()) {
       const capped = await inTrx((trx) => raw.completeRotation(trx, soon.key.id));
       assert.equal(capped?.expires_at, soon.key.expires_at);
 
+      // A key that never expires gets the grace from delivery; a successor that cannot be planned is reported, not made.
+      const uncapped = createKeysService({ db: database.db, repo: createKeysRepo(), pepper: testConfig().pepper, clock: own, keyMaxTtlMs: null, keyDefaultTtlMs: 90 * DAY });
+      const forever = await adminKeys(uncapped, database.db, own).create({ name: 'forever', scopes: ['components.read'], expires: 'never', rotation, createdBy: 'cli' });
+      assert.ok(forever.ok);
+      assert.ok((await inTrx((trx) => uncapped.prepareSuccessor(trx, forever.key.id, 'cachet test')))?.ok);
+      const graced = await inTrx((trx) => uncapped.completeRotation(trx, forever.key.id));
+      assert.equal(graced?.expires_at, new Date(own.now().getTime() + 2 * 3_600_000).toISOString());
+      const stale = await admin.create({ name: 'stale scopes', scopes: ['components.read'], rotation, createdBy: 'cli' });
+      assert.ok(stale.ok);
+      await database.db.updateTable('api_keys').set({ scopes: '["components.write"]' }).where('id', '=', stale.key.id).execute();
+      const unplanned = await inTrx((trx) => raw.prepareSuccessor(trx, stale.key.id, 'cachet test'));
+      assert.ok(unplanned && !unplanned.ok && /unknown scope "components.write"/.test(unplanned.error), JSON.stringify(unplanned));
+      assert.equal((await rows.findById(database.db, stale.key.id))!.rotation_pending_id, null);
+
       // Revoked and expired keys are not rotated.
       const revoked = await admin.create({ name: 'revoked', scopes: ['components.read'], rotation, createdBy: 'cli' });
       const expiring = await admin.create({ name: 'expiring', scopes: ['components.read'], expires: '2h', rotation, createdBy: 'cli' });
