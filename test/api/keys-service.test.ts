@@ -398,6 +398,26 @@ for (const dialect of await dialects()) {
       assert.ok(unplanned && !unplanned.ok && /unknown scope "components.write"/.test(unplanned.error), JSON.stringify(unplanned));
       assert.equal((await rows.findById(database.db, stale.key.id))!.rotation_pending_id, null);
 
+      // A failed delivery: the successor is revoked, the original keeps its expiry, and the next
+      // attempt waits retryMs doubling per failure, never more than an hour.
+      const failing = await admin.create({ name: 'undeliverable', scopes: ['components.read'], expires: '30d', rotation, createdBy: 'cli' });
+      assert.ok(failing.ok);
+      const attempt = await inTrx((trx) => raw.prepareSuccessor(trx, failing.key.id, 'cachet test'));
+      assert.ok(attempt?.ok);
+      const abandoned = await inTrx((trx) => raw.abandonSuccessor(trx, failing.key.id, 'e'.repeat(600), 60_000));
+      assert.ok(abandoned);
+      assert.deepEqual([abandoned.expires_at, abandoned.delivery?.failures, abandoned.delivery?.last_error, abandoned.delivery?.last_attempt_at], [failing.key.expires_at, 1, 'e'.repeat(500), own.now().toISOString()]);
+      assert.equal(abandoned.delivery?.next_attempt_at, new Date(own.now().getTime() + 60_000).toISOString());
+      assert.equal((await admin.show(attempt.key.id))!.status, 'revoked', 'an undelivered successor must not stay usable');
+      assert.equal((await rows.findById(database.db, failing.key.id))!.rotation_pending_id, null);
+      const waits = [];
+      for (let i = 0; i < 6; i++) {
+        const again = await inTrx((trx) => raw.abandonSuccessor(trx, failing.key.id, 'still down', 60_000));
+        waits.push((Date.parse(again!.delivery!.next_attempt_at!) - own.now().getTime()) / 60_000);
+      }
+      assert.deepEqual(waits, [2, 4, 8, 16, 32, 60]);
+      assert.equal(await inTrx((trx) => raw.abandonSuccessor(trx, 999_999, 'x', 60_000)), null);
+
       // Revoked and expired keys are not rotated.
       const revoked = await admin.create({ name: 'revoked', scopes: ['components.read'], rotation, createdBy: 'cli' });
       const expiring = await admin.create({ name: 'expiring', scopes: ['components.read'], expires: '2h', rotation, createdBy: 'cli' });
