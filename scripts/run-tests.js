@@ -1,6 +1,4 @@
 // Runs every test file under test/ with node's test runner through tsx (Node 20's --test takes no globs).
-// CACHET_TEST_BAIL=1 runs the files one at a time, in the order given, and stops at the first that
-// fails: mutation testing (stryker.config.json) needs only to know that some test failed.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -20,11 +18,4 @@ const timeout = Number(process.env.CACHET_TEST_TIMEOUT_MS ?? 120_000);
 const run = (list) =>
   spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-timeout=${timeout}`, ...list], { stdio: 'inherit' }).status ?? 1;
 
-if (process.env.CACHET_TEST_BAIL === '1') {
-  for (const file of files) {
-    const status = run([file]);
-    if (status !== 0) process.exit(status);
-  }
-  process.exit(0);
-}
 process.exit(run(files));
