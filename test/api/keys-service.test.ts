@@ -13,7 +13,7 @@ import { createAudited } from '../../src/features/audit/audited.js';
 import { createKeysRepo } from '../../src/features/keys/keys.repo.js';
 import { authorityBeyond, createKeysService, RotationRaceLost, rotationDueAt } from '../../src/features/keys/keys.service.js';
 import { fixedClock } from '../../src/infra/clock.js';
-import { isWellFormedToken } from '../../src/infra/token.js';
+import { generateToken, isWellFormedToken } from '../../src/infra/token.js';
 import { adminKeys, testConfig } from '../helpers/app.js';
 import { dialects, freshDatabase, PG_URL } from '../helpers/dialects.js';
 
@@ -26,6 +26,11 @@ for (const dialect of await dialects()) {
     const clock = fixedClock(new Date('2026-11-25T12:00:00Z'));
     const service = (overrides: { keyMaxTtlMs?: number | null } = {}) =>
       adminKeys(createKeysService({ db: database.db, repo: createKeysRepo(), pepper: testConfig().pepper, clock, keyMaxTtlMs: 90 * DAY, keyDefaultTtlMs: 90 * DAY, ...overrides }), database.db, clock);
+
+    /** The audit events about key `id`, oldest first: action and recorded changes. */
+    const keyEvents = async (id: number) =>
+      (await database.db.selectFrom('audit_events').select(['action', 'changes']).where('resource_type', '=', 'keys').where('resource_id', '=', String(id)).orderBy('seq').execute())
+        .map((event) => ({ action: event.action, changes: event.changes === null ? null : (JSON.parse(event.changes) as unknown) }));
 
     before(async () => {
       database = await freshDatabase(dialect);
@@ -410,6 +415,9 @@ for (const dialect of await dialects()) {
       assert.equal(abandoned.delivery?.next_attempt_at, new Date(own.now().getTime() + 60_000).toISOString());
       assert.equal((await admin.show(attempt.key.id))!.status, 'revoked', 'an undelivered successor must not stay usable');
       assert.equal((await rows.findById(database.db, failing.key.id))!.rotation_pending_id, null);
+      const successorEvents = await keyEvents(attempt.key.id);
+      assert.deepEqual(successorEvents.map((event) => event.action), ['keys.create', 'keys.revoke']);
+      assert.deepEqual(successorEvents[1]!.changes, { revoked_at: [null, own.now().toISOString()], reason: [null, 'undelivered successor'] });
       const waits = [];
       for (let i = 0; i < 6; i++) {
         const again = await inTrx((trx) => raw.abandonSuccessor(trx, failing.key.id, 'still down', 60_000));
@@ -417,6 +425,12 @@ for (const dialect of await dialects()) {
       }
       assert.deepEqual(waits, [2, 4, 8, 16, 32, 60]);
       assert.equal(await inTrx((trx) => raw.abandonSuccessor(trx, 999_999, 'x', 60_000)), null);
+      // An operator revoked the successor while it was being delivered: abandoning records nothing more.
+      const handRevoked = await inTrx((trx) => raw.prepareSuccessor(trx, failing.key.id, 'cachet test'));
+      assert.ok(handRevoked?.ok && (await admin.revoke(handRevoked.key.id)).ok);
+      const events = (await keyEvents(handRevoked.key.id)).length;
+      assert.ok(await inTrx((trx) => raw.abandonSuccessor(trx, failing.key.id, 'gone', 60_000)));
+      assert.equal((await keyEvents(handRevoked.key.id)).length, events);
 
       // Revoked and expired keys are not rotated.
       const revoked = await admin.create({ name: 'revoked', scopes: ['components.read'], rotation, createdBy: 'cli' });
@@ -426,11 +440,145 @@ for (const dialect of await dialects()) {
       for (const id of [revoked.key.id, expiring.key.id]) assert.equal(await inTrx((trx) => raw.prepareSuccessor(trx, id, 'cachet test')), null);
     });
 
+    it('retires a rotated key a set time after its successor is first used, never later than its expiry, once', async () => {
+      const own = fixedClock(new Date('2026-11-25T12:00:00Z'));
+      const raw = createKeysService({ db: database.db, repo: createKeysRepo(), pepper: testConfig().pepper, clock: own, keyMaxTtlMs: 90 * DAY, keyDefaultTtlMs: 90 * DAY });
+      const admin = adminKeys(raw, database.db, own);
+      const audited = createAudited(database.db, createAuditWriter({ repo: createAuditRepo(), clock: own, pepper: testConfig().pepper }));
+      const retire = () => audited(systemContext('cachet test'), (trx) => raw.retirePickedUp(trx));
+      const deliver = { type: 'webhook' as const, url: 'https://consumer.example/retire' };
+      // Earlier tests' rotated keys must not be retired by this sweep.
+      assert.deepEqual(await retire(), []);
+      const rotated = async (name: string, retireAfter: string | null, graceMs = 2 * 3_600_000) => {
+        const created = await admin.create({ name, scopes: ['components.read'], expires: '30d', rotation: { every: '1h', grace: '2h', deliver, retire_after_pickup: retireAfter }, createdBy: 'cli' });
+        assert.ok(created.ok, JSON.stringify(created));
+        const rotation = await admin.rotate(created.key.id, graceMs);
+        assert.ok(rotation.ok, JSON.stringify(rotation));
+        return { id: created.key.id, successor: rotation.key.id, expires: rotation.previous.expires_at! };
+      };
+      const useAt = (id: number, at: Date) => database.db.updateTable('api_keys').set({ first_used_at: at.toISOString() }).where('id', '=', id).execute();
+
+      const picked = await rotated('picked up', '5m');
+      const unused = await rotated('successor unused', '5m');
+      const noRetire = await rotated('no retire policy', null);
+      const longAgo = await rotated('picked up long ago', '5m');
+      const revoked = await rotated('revoked after rotation', '5m');
+      const late = await rotated('grace ends first', '1h', 30 * 60_000);
+      const manual = await admin.create({ name: 'rotated by hand, no policy', scopes: ['components.read'], expires: '30d', createdBy: 'cli' });
+      assert.ok(manual.ok);
+      const manualRotation = await admin.rotate(manual.key.id, 3_600_000);
+      assert.ok(manualRotation.ok && (await admin.revoke(revoked.id)).ok);
+      assert.deepEqual(await retire(), [], 'no successor has been used yet');
+
+      const firstUse = new Date(own.now().getTime() + 60_000);
+      for (const key of [picked, noRetire, revoked, late]) await useAt(key.successor, firstUse);
+      await useAt(manualRotation.key.id, firstUse);
+      await useAt(longAgo.successor, new Date(own.now().getTime() - 3_600_000));
+      own.advance(2 * 60_000);
+      const before = await keyEvents(picked.id);
+      assert.deepEqual((await retire()).sort((a, b) => a - b), [picked.id, longAgo.id]);
+      assert.equal((await admin.show(picked.id))!.expires_at, new Date(firstUse.getTime() + 5 * 60_000).toISOString(), 'five minutes after the first use');
+      assert.equal((await admin.show(longAgo.id))!.expires_at, own.now().toISOString(), 'a use long past retires the key now, not in the past');
+      for (const key of [unused, noRetire, late]) assert.equal((await admin.show(key.id))!.expires_at, key.expires, `key ${key.id} keeps its expiry`);
+      assert.equal((await admin.show(revoked.id))!.status, 'revoked');
+      const after = await keyEvents(picked.id);
+      assert.deepEqual(after.slice(before.length), [
+        { action: 'keys.expire', changes: { expires_at: [picked.expires, new Date(firstUse.getTime() + 5 * 60_000).toISOString()] } },
+      ]);
+      assert.deepEqual(await retire(), [], 'a retired key is not retired again');
+      own.advance(10 * 60_000);
+      assert.deepEqual(await retire(), [], 'nor once it has expired');
+    });
+
+    it('lists live keys expiring within a window soonest first, warns of each once and records each expiry once', async () => {
+      const own = fixedClock(new Date('2026-11-25T12:00:00Z'));
+      const raw = createKeysService({ db: database.db, repo: createKeysRepo(), pepper: testConfig().pepper, clock: own, keyMaxTtlMs: null, keyDefaultTtlMs: 90 * DAY });
+      const admin = adminKeys(raw, database.db, own);
+      const make = async (name: string, expires: string, notBefore?: string) => {
+        const created = await admin.create({ name, scopes: ['components.read'], expires, createdBy: 'cli', ...(notBefore ? { notBefore } : {}) });
+        assert.ok(created.ok, JSON.stringify(created));
+        return created.key.id;
+      };
+      const later = await make('in three days', '3d');
+      const edge = await make('exactly at the window edge', '2d');
+      const sooner = await make('in one day', '1d');
+      const pending = await make('not valid yet, in two hours', '2h', new Date(own.now().getTime() + 3_600_000).toISOString());
+      const never = await make('never expires', 'never');
+      const revoked = await make('revoked', '1h');
+      const lapsing = await make('expires in a minute', '1m');
+      assert.ok((await admin.revoke(revoked)).ok);
+      own.advance(2 * 60_000);
+      const mine = new Set([later, edge, sooner, pending, never, revoked, lapsing]);
+      // The database holds earlier tests' keys too: only this test's count.
+      const ids = (keys: readonly { id: number }[]) => keys.map((key) => key.id).filter((id) => mine.has(id));
+      const within = async (windowMs: number) => ids(await admin.expiring(windowMs));
+      assert.deepEqual(await within(2 * DAY - 2 * 60_000), [pending, sooner, edge], 'live keys only, soonest first, the window edge included');
+      assert.deepEqual(await within(DAY - 3 * 60_000), [pending], 'a minute short of the one-day key: only the pending key');
+
+      const first = await admin.sweepExpiry(2 * DAY - 2 * 60_000);
+      assert.deepEqual(ids(first.warned).sort((a, b) => a - b), [sooner, edge, pending].sort((a, b) => a - b));
+      assert.deepEqual(ids(first.expired), [lapsing]);
+      assert.equal(first.expired.find((key) => key.id === lapsing)!.status, 'expired');
+      const lapsed = (await keyEvents(lapsing)).at(-1)!;
+      assert.deepEqual(lapsed, { action: 'keys.expire', changes: { status: ['active', 'expired'] } });
+      const second = await admin.sweepExpiry(4 * DAY);
+      assert.deepEqual([ids(second.warned), ids(second.expired)], [[later], []], 'each key is warned of and expires once');
+    });
+
     it('reports a key past its expiry as expired', async () => {
       const created = await keys.create({ name: 'short', scopes: ['*'], expires: '90s', createdBy: 'cli' });
       assert.ok(created.ok);
       clock.advance(91_000);
       assert.equal((await keys.show(created.key.id))!.status, 'expired');
+    });
+  });
+
+  describe(`leaked and emergency revocation (${dialect})`, () => {
+    it('finds keys by token without changing them, revokes leaked tokens once each, and revokes every live key but the kept ones', async () => {
+      const database = await freshDatabase(dialect);
+      try {
+        const clock = fixedClock(new Date('2026-11-25T12:00:00Z'));
+        const admin = adminKeys(createKeysService({ db: database.db, repo: createKeysRepo(), pepper: testConfig().pepper, clock, keyMaxTtlMs: 90 * DAY, keyDefaultTtlMs: 90 * DAY }), database.db, clock);
+        const make = async (name: string, extra: { expires?: string; notBefore?: string } = {}) => {
+          const created = await admin.create({ name, scopes: ['components.read'], createdBy: 'cli', ...extra });
+          assert.ok(created.ok, JSON.stringify(created));
+          return created;
+        };
+        const leaked = await make('leaked');
+        const alsoLeaked = await make('also leaked');
+        const kept = await make('kept');
+        const pending = await make('pending', { notBefore: new Date(clock.now().getTime() + DAY).toISOString() });
+        const lapsing = await make('lapsing', { expires: '1h' });
+        const innocent = await make('innocent');
+        const unknown = generateToken();
+        assert.ok(isWellFormedToken(unknown));
+
+        const found = await admin.lookup([leaked.token, leaked.token, unknown, 'not a token']);
+        assert.deepEqual([...found.keys()], [leaked.token, unknown, 'not a token'], 'each distinct token once');
+        assert.equal(found.get(leaked.token)?.id, leaked.key.id);
+        assert.equal(found.get(leaked.token)?.status, 'active');
+        assert.equal(found.get(unknown), null);
+        assert.equal(found.get('not a token'), null);
+
+        const revokeTokens = (tokens: string[]) =>
+          createAudited(database.db, createAuditWriter({ repo: createAuditRepo(), clock, pepper: testConfig().pepper }))(systemContext('cachet test'), (trx) => admin.service.revokeTokens(trx, tokens));
+        assert.equal(await revokeTokens([leaked.token, unknown, 'not a token', alsoLeaked.token, leaked.token]), 2);
+        assert.equal(await revokeTokens([leaked.token]), 0, 'a revoked key is not counted again');
+        const after = await admin.lookup([leaked.token, alsoLeaked.token, innocent.token]);
+        assert.deepEqual([...after.values()].map((key) => key?.status), ['revoked', 'revoked', 'active']);
+
+        clock.advance(2 * 3_600_000);
+        const revoked = await admin.revokeAll([kept.key.id]);
+        assert.deepEqual(revoked.sort((a, b) => a - b), [pending.key.id, innocent.key.id].sort((a, b) => a - b), 'live keys only: not the kept, the already revoked or the expired');
+        const statuses = new Map((await admin.list()).map((key) => [key.id, key.status]));
+        assert.deepEqual(
+          [leaked, alsoLeaked, kept, pending, lapsing, innocent].map((key) => statuses.get(key.key.id)),
+          ['revoked', 'revoked', 'active', 'revoked', 'expired', 'revoked'],
+        );
+        assert.deepEqual(await admin.revokeAll([]), [kept.key.id], 'without exceptions, the last live key');
+      } finally {
+        await database.close();
+      }
     });
   });
 
@@ -452,6 +600,24 @@ for (const dialect of await dialects()) {
         assert.equal((await starters[0]!.list()).length, 1);
       } finally {
         await extra?.close();
+        await database.close();
+      }
+    });
+
+    it('names the bootstrap key for what it is, and keeps it within a lifetime limit under 24 h', async () => {
+      const database = await freshDatabase(dialect);
+      try {
+        const clock = fixedClock(new Date('2026-11-25T12:00:00Z'));
+        const short = adminKeys(createKeysService({ db: database.db, repo: createKeysRepo(), pepper: testConfig().pepper, clock, keyMaxTtlMs: 3_600_000, keyDefaultTtlMs: 3_600_000 }), database.db, clock);
+        const made = await short.bootstrap();
+        assert.ok(made && isWellFormedToken(made.token));
+        assert.deepEqual(
+          [made.key.name, made.key.purpose, made.key.created_by, made.key.scopes, made.key.expires_at, made.key.status, made.key.allowed_ips, made.key.not_before],
+          ['bootstrap', 'first key of a new installation', 'bootstrap', ['*'], '2026-11-25T13:00:00.000Z', 'active', null, null],
+        );
+        assert.equal((await short.lookup([made.token])).get(made.token)?.id, made.key.id, 'the token shown is the key stored');
+        assert.deepEqual((await database.db.selectFrom('audit_events').select(['action', 'resource_id']).execute()).map((e) => [e.action, e.resource_id]), [['keys.create', String(made.key.id)]]);
+      } finally {
         await database.close();
       }
     });
