@@ -102,6 +102,40 @@ for (const dialect of await dialects()) {
       assert.ok(revoked.ok && revoked.key.status === 'revoked');
       assert.deepEqual(await keys.revoke(created.key.id), { ok: false, status: 409, error: `key ${created.key.id} is already revoked` });
       assert.deepEqual(await keys.revoke(999_999), { ok: false, status: 404, error: 'no key with id 999999' });
+      const revocation = (await keyEvents(created.key.id)).at(-1);
+      assert.deepEqual(revocation, { action: 'keys.revoke', changes: { revoked_at: [null, clock.now().toISOString()] } });
+      assert.deepEqual(await keys.update(created.key.id, { name: 'too late' }), { ok: false, status: 409, error: `key ${created.key.id} is revoked` });
+      assert.deepEqual(await keys.update(999_999, { name: 'nobody' }), { ok: false, status: 404, error: 'no key with id 999999' });
+      assert.equal((await keyEvents(created.key.id)).length, 2, 'a refused change records nothing');
+    });
+
+    it('refuses a weaker key revoking, changing or rotating a stronger one, naming every reason, and changes nothing', async () => {
+      const strong = await keys.create({ name: 'strong', scopes: ['components.manage', 'incidents.read'], createdBy: 'cli' });
+      assert.ok(strong.ok);
+      const caller = { scopes: ['components.manage', 'keys.manage'], allowedIps: ['10.0.0.0/8'] };
+      const reasons = 'scopes it does not hold: incidents.read; use from any address, while it is limited to 10.0.0.0/8';
+      const raw = keys.service;
+      const inTrx = <T>(fn: (trx: Kysely<DB>) => Promise<T>) =>
+        createAudited(database.db, createAuditWriter({ repo: createAuditRepo(), clock, pepper: testConfig().pepper }))(systemContext('cachet test'), fn);
+      const events = (await keyEvents(strong.key.id)).length;
+      assert.deepEqual(await inTrx((trx) => raw.revoke(trx, strong.key.id, caller)), { ok: false, status: 403, error: `this key cannot revoke a key that has ${reasons}` });
+      assert.deepEqual(await inTrx((trx) => raw.update(trx, strong.key.id, { name: 'renamed' }, caller)), { ok: false, status: 403, error: `this key cannot change a key that has ${reasons}` });
+      assert.deepEqual(await inTrx((trx) => raw.rotate(trx, strong.key.id, { graceMs: 0, createdBy: 'key:1' }, caller)), { ok: false, status: 403, error: `this key cannot rotate a key that has ${reasons}` });
+      const unchanged = (await keys.show(strong.key.id))!;
+      assert.deepEqual([unchanged.name, unchanged.status, unchanged.replaced_by_id, (await keyEvents(strong.key.id)).length], ['strong', 'active', null, events]);
+      // Within its authority the same caller may; granting past it is refused.
+      const within = { scopes: ['components.manage', 'incidents.read', 'keys.manage'], allowedIps: null };
+      assert.deepEqual(await inTrx((trx) => raw.update(trx, strong.key.id, { scopes: ['*'] }, within)), { ok: false, status: 403, error: 'a key cannot grant scopes it does not hold: *' });
+      const renamed = await inTrx((trx) => raw.update(trx, strong.key.id, { name: 'renamed' }, within));
+      assert.ok(renamed.ok && renamed.key.name === 'renamed');
+      assert.ok((await inTrx((trx) => raw.revoke(trx, strong.key.id, within))).ok);
+      const narrow = await keys.create({ name: 'narrow', scopes: ['components.read'], allowedIps: ['10.1.0.0/16'], createdBy: 'cli' });
+      assert.ok(narrow.ok);
+      assert.deepEqual(await inTrx((trx) => raw.update(trx, narrow.key.id, { scopes: ['incidents.read'], allowedIps: null }, caller)), {
+        ok: false,
+        status: 403,
+        error: 'a key cannot grant scopes it does not hold: incidents.read; use from any address, while it is limited to 10.0.0.0/8',
+      });
     });
 
     it('says which scopes and addresses a creator lacks, word for word', () => {
@@ -155,6 +189,28 @@ for (const dialect of await dialects()) {
       }
     });
 
+    it('changes only the fields an update names: absent keeps, null clears, a value sets', async () => {
+      const created = await keys.create({ name: 'full', purpose: 'dashboards', scopes: ['components.read', 'incidents.read'], allowedIps: ['10.0.0.0/8'], rateLimit: 50, resources: { components: [3] }, createdBy: 'cli' });
+      assert.ok(created.ok, JSON.stringify(created));
+      const id = created.key.id;
+      const fields = (key: { name: string; purpose: string | null; scopes: readonly string[]; allowed_ips: readonly string[] | null; rate_limit: number | null; resources: unknown }) =>
+        [key.name, key.purpose, key.scopes, key.allowed_ips, key.rate_limit, key.resources];
+      const renamed = await keys.update(id, { name: '  renamed  ' });
+      assert.ok(renamed.ok);
+      assert.deepEqual(fields(renamed.key), ['renamed', 'dashboards', ['components.read', 'incidents.read'], ['10.0.0.0/8'], 50, { components: [3] }], 'a rename keeps the rest');
+      const set = await keys.update(id, { purpose: 'status board', rateLimit: 70, scopes: ['components.read'], allowedIps: ['192.168.0.0/16'], resources: { components: [4] } });
+      assert.ok(set.ok);
+      assert.deepEqual(fields(set.key), ['renamed', 'status board', ['components.read'], ['192.168.0.0/16'], 70, { components: [4] }]);
+      const cleared = await keys.update(id, { purpose: null, rateLimit: null, allowedIps: null, resources: null });
+      assert.ok(cleared.ok);
+      assert.deepEqual(fields(cleared.key), ['renamed', null, ['components.read'], null, null, null]);
+      assert.deepEqual(fields((await keys.show(id))!), fields(cleared.key), 'as stored');
+      const stored = (await createKeysRepo().findById(database.db, id))!;
+      assert.deepEqual([stored.purpose, stored.allowed_ips, stored.rate_limit, stored.resources], [null, null, null, null], 'no restriction is SQL NULL, not the text "null"');
+      const change = (await keyEvents(id)).at(-1)!;
+      assert.deepEqual([change.action, Object.keys(change.changes as object).sort()], ['keys.update', ['allowed_ips', 'purpose', 'rate_limit', 'resources']]);
+    });
+
     it('lifts a resource limit with null or {}, and refuses other shapes without changing the limit', async () => {
       const limited = async () => {
         const created = await keys.create({ name: 'limited', scopes: ['components.read'], resources: { components: [1, 2] }, createdBy: 'cli' });
@@ -201,6 +257,13 @@ for (const dialect of await dialects()) {
       await database.db.updateTable('api_keys').set({ rotation_secret: null }).where('id', '=', plain.key.id).execute();
       const renewed = await keys.update(plain.key.id, { rotation: webhook('https://consumer.example/a') });
       assert.ok(renewed.ok && renewed.webhookSecret !== undefined);
+      // A change that names no policy keeps the policy and its secret.
+      const policy = (await keys.show(plain.key.id))!.rotation;
+      const secret = await secretOf(plain.key.id);
+      const renamed = await keys.update(plain.key.id, { name: 'plain, renamed' });
+      assert.ok(renamed.ok && renamed.webhookSecret === undefined);
+      assert.deepEqual(renamed.key.rotation, policy);
+      assert.equal(await secretOf(plain.key.id), secret);
       const removed = await keys.update(plain.key.id, { rotation: null });
       assert.ok(removed.ok && removed.key.rotation === null);
       assert.equal(await secretOf(plain.key.id), null);
@@ -259,6 +322,50 @@ for (const dialect of await dialects()) {
         ok: false,
         error: `not_before must be an ISO 8601 time with a zone, such as 2026-12-01T09:00:00Z; got "${garbage.slice(0, 40)}"`,
       });
+    });
+
+    it('rotates an active key once: the old one works until the grace or its expiry ends, and every refusal is named', async () => {
+      const rotatable = async (expires = '30d') => {
+        const created = await keys.create({ name: 'to rotate', purpose: 'ci', scopes: ['components.read'], allowedIps: ['10.0.0.0/8'], expires, createdBy: 'cli' });
+        assert.ok(created.ok, JSON.stringify(created));
+        return created;
+      };
+      const key = await rotatable();
+      const id = key.key.id;
+      for (const grace of [-1, 1.5, Number.NaN]) {
+        assert.deepEqual(await keys.rotate(id, grace), { ok: false, status: 400, error: 'grace must be a duration such as 24h' }, String(grace));
+      }
+      assert.deepEqual(await keys.rotate(id, 90 * DAY + 1), { ok: false, status: 400, error: 'grace exceeds the longest key lifetime of 90d (CACHET_KEY_MAX_TTL)' });
+      assert.ok((await keys.rotate(id, 90 * DAY)).ok, 'a grace of exactly the longest lifetime is allowed');
+      assert.deepEqual(await keys.rotate(999_999, 0), { ok: false, status: 404, error: 'no key with id 999999' });
+
+      const fresh = await rotatable();
+      const before = (await keyEvents(fresh.key.id)).length;
+      const rotated = await keys.rotate(fresh.key.id, 3_600_000);
+      assert.ok(rotated.ok);
+      assert.deepEqual(rotated.warnings, []);
+      const now = clock.now().getTime();
+      assert.deepEqual(
+        [rotated.previous.id, rotated.previous.replaced_by_id, rotated.previous.rotated_at, rotated.previous.expires_at, rotated.previous.status],
+        [fresh.key.id, rotated.key.id, new Date(now).toISOString(), new Date(now + 3_600_000).toISOString(), 'active'],
+      );
+      assert.deepEqual([rotated.key.name, rotated.key.purpose, rotated.key.scopes, rotated.key.allowed_ips], ['to rotate', 'ci', ['components.read'], ['10.0.0.0/8']]);
+      assert.equal((await keys.lookup([rotated.token])).get(rotated.token)?.id, rotated.key.id, 'the token shown is the successor stored');
+      const events = (await keyEvents(fresh.key.id)).slice(before);
+      assert.deepEqual(events.map((event) => event.action), ['keys.rotate']);
+      assert.deepEqual(Object.keys(events[0]!.changes as object).sort(), ['expires_at', 'replaced_by_id', 'rotated_at']);
+      assert.deepEqual(await keys.rotate(fresh.key.id, 0), { ok: false, status: 409, error: `key ${fresh.key.id} was already rotated (its successor is key ${rotated.key.id})` });
+
+      // The grace never extends a key past its own expiry.
+      const short = await rotatable('2h');
+      const capped = await keys.rotate(short.key.id, DAY);
+      assert.ok(capped.ok && capped.previous.expires_at === short.key.expires_at, JSON.stringify(capped));
+      const gone = await rotatable();
+      assert.ok((await keys.revoke(gone.key.id)).ok);
+      assert.deepEqual(await keys.rotate(gone.key.id, 0), { ok: false, status: 409, error: `key ${gone.key.id} is revoked: only an active key can be rotated` });
+      const pendingRow = await rotatable();
+      await database.db.updateTable('api_keys').set({ rotation_pending_id: id }).where('id', '=', pendingRow.key.id).execute();
+      assert.deepEqual(await keys.rotate(pendingRow.key.id, 0), { ok: false, status: 409, error: `key ${pendingRow.key.id} is being rotated on schedule right now (its successor is being delivered)` });
     });
 
     it('names every way a creator would be exceeded, in one refusal', async () => {

@@ -545,7 +545,6 @@ export function createKeysService(deps: KeysServiceDeps) {
     },
 
     /** Revokes a key at once; revoking a revoked key is refused so the caller learns nothing changed. */
-    /** Revokes a key at once; revoking a revoked key is refused so the caller learns nothing changed. */
     async revoke(trx: Executor, id: number, caller?: KeyAuthority): Promise<{ ok: true; key: KeyView } | KeyRefused> {
       const now = clock.now();
       const before = await repo.findById(trx, id);
@@ -701,8 +700,9 @@ export function createKeysService(deps: KeysServiceDeps) {
       await repo.lockBootstrap(trx, toStoredTime(now));
       if ((await repo.count(trx)) > 0) return null;
       const ttl = Math.min(24 * 3_600_000, deps.keyMaxTtlMs ?? Infinity);
-      const input: CreateKeyInput = { name: 'bootstrap', scopes: ['*'], createdBy: 'bootstrap', purpose: 'first key of a new installation' };
-      return insertKey(trx, input, { scopes: ['*'], expiresAt: toStoredTime(new Date(now.getTime() + ttl)), allowedIps: null, resources: null, notBefore: null }, now);
+      const scopes: Scope[] = ['*'];
+      const input: CreateKeyInput = { name: 'bootstrap', scopes, createdBy: 'bootstrap', purpose: 'first key of a new installation' };
+      return insertKey(trx, input, { scopes, expiresAt: toStoredTime(new Date(now.getTime() + ttl)), allowedIps: null, resources: null, notBefore: null }, now);
     },
   };
 }
