@@ -17,7 +17,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,7 +25,7 @@ import { generateToken } from '../src/infra/token.js';
 import { dialects } from '../test/helpers/dialects.js';
 import { envFor, freshUrl } from '../test/helpers/processes.js';
 import { createKeys } from './lib/keys.js';
-import { runLoad, wrkAvailable, type LoadTool } from './lib/load.js';
+import { drive, runLoad, settle, wrkAvailable, type LoadTool } from './lib/load.js';
 import { haproxyAvailable, memoryOf, type Cachet, type Logged, startBare, startCachet, startProxy, stopAll, watchPeak, type Target } from './lib/processes.js';
 
 const { values } = parseArgs({
@@ -178,15 +177,6 @@ interface ConfigResult {
 }
 
 /** Waits until the servers have logged no response for 500 ms (at most 10 s): stragglers of the last load are done. */
-async function settle(target: { total: () => number }): Promise<void> {
-  let last = target.total();
-  for (let i = 0; i < 20; i++) {
-    await sleep(500);
-    const now = target.total();
-    if (now === last) return;
-    last = now;
-  }
-}
 
 const round = (n: number, digits = 2) => Number(n.toFixed(digits));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -277,37 +267,6 @@ async function runRow(row: RowSpec, target: Target, tokens: Record<TokenName, st
   return result;
 }
 
-/** `count` keyed requests over `concurrency` keep-alive connections, token i for request i. */
-async function drive(base: string, path_: string, tokenFor: (i: number) => string, count: number, concurrency = 16): Promise<{ answered: number; errors: number }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const target = new URL(path_, base);
-  let next = 0;
-  let answered = 0;
-  let errors = 0;
-  const one = (i: number) =>
-    new Promise<void>((resolve) => {
-      const req = http.request({ agent, host: target.hostname, port: target.port, path: target.pathname, headers: { accept: JSON_ACCEPT, 'x-cachet-token': tokenFor(i) } }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          answered++;
-          if (res.statusCode !== 200) errors++;
-          resolve();
-        });
-      });
-      req.on('error', () => {
-        errors++;
-        resolve();
-      });
-      req.end();
-    });
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) await one(next++);
-    }),
-  );
-  agent.destroy();
-  return { answered, errors };
-}
 
 /** RSS growth of a fresh server from `KEYS` distinct valid keys, each used once (all cached: the verifier keeps 10,000). */
 async function keysRow(dir: string, url: string, env: NodeJS.ProcessEnv, reader: string, database: Database): Promise<KeysResult> {

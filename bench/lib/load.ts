@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import autocannon from 'autocannon';
 
@@ -112,4 +113,47 @@ async function runAutocannon(request: LoadRequest): Promise<LoadResult> {
 
 export function runLoad(tool: LoadTool, request: LoadRequest, scratchDir: string): Promise<LoadResult> {
   return tool === 'wrk' ? runWrk(request, scratchDir) : runAutocannon(request);
+}
+
+/** `count` keyed requests over `concurrency` keep-alive connections, token i for request i. */
+export async function drive(base: string, path_: string, tokenFor: (i: number) => string, count: number, concurrency = 16): Promise<{ answered: number; errors: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const target = new URL(path_, base);
+  let next = 0;
+  let answered = 0;
+  let errors = 0;
+  const one = (i: number) =>
+    new Promise<void>((resolve) => {
+      const req = http.request({ agent, host: target.hostname, port: target.port, path: target.pathname, headers: { accept: 'application/json', 'x-cachet-token': tokenFor(i) } }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          answered++;
+          if (res.statusCode !== 200) errors++;
+          resolve();
+        });
+      });
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end();
+    });
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await one(next++);
+    }),
+  );
+  agent.destroy();
+  return { answered, errors };
+}
+
+/** Waits until the server has logged every response it owes (its count stops moving for half a second, at most ten seconds). */
+export async function settle(target: { total: () => number }): Promise<void> {
+  let last = target.total();
+  for (let i = 0; i < 20; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const now = target.total();
+    if (now === last) return;
+    last = now;
+  }
 }

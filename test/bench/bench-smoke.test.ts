@@ -105,3 +105,38 @@ describe('npm run bench (smoke: tiny counts)', { concurrency: 2 }, () => {
     assertComplete(report, 'cluster', output);
   });
 });
+
+describe('npm run bench:heap (smoke: tiny counts)', () => {
+  it('snapshots three fresh servers and sums what each holds, the keys step included', { timeout: 180_000 }, async () => {
+    const out = mkdtempSync('/tmp/wt-heap-smoke-');
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'bench/heap.ts', '--keys', '20', '--top', '5', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout.on('data', (chunk) => (output += chunk));
+      child.stderr.on('data', (chunk) => (output += chunk));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      assert.equal(code, 0, output);
+      const report = JSON.parse(readFileSync(path.join(out, 'heap.json'), 'utf8')) as {
+        keys: number;
+        snapshots: Array<{ label: string; liveHeapMb: number; rssMb: number }>;
+        idle: Array<{ kind: string; mb: number; count: number }>;
+        steps: Array<{ from: string; to: string; heapMb: number; rssMb: number; changes: Array<{ kind: string; mb: number; count: number }> }>;
+      };
+      assert.equal(report.keys, 20);
+      assert.deepEqual(report.snapshots.map((s) => s.label), ['idle', 'after 20 requests with one key', 'after 20 distinct keys']);
+      // A server's heap holds at least its loaded modules' code and strings: megabytes, not zero.
+      for (const s of report.snapshots) assert.ok(s.liveHeapMb > 5 && s.rssMb > s.liveHeapMb, JSON.stringify(s));
+      assert.equal(report.idle.length, 5);
+      assert.ok(report.idle.some((k) => k.kind === 'code' && k.count > 0), JSON.stringify(report.idle));
+      assert.equal(report.steps.length, 2);
+      for (const step of report.steps) {
+        assert.equal(step.changes.length, 5);
+        for (const n of [step.heapMb, step.rssMb, ...step.changes.map((c) => c.mb)]) assert.ok(Number.isFinite(n), JSON.stringify(step));
+      }
+      assert.match(output, /live heap/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
+
