@@ -28,8 +28,9 @@ import { schedulesRoutes } from './features/schedules/schedules.routes.js';
 import type { SchedulesService } from './features/schedules/schedules.service.js';
 import { subscribersRoutes } from './features/subscribers/subscribers.routes.js';
 import type { SubscribersService } from './features/subscribers/subscribers.service.js';
-import { systemRoutes } from './features/system/system.routes.js';
-import type { SystemService } from './features/system/system.service.js';
+import { STATUS_CACHE_TTL_MS, systemRoutes } from './features/system/system.routes.js';
+import type { SystemService, SystemStatus } from './features/system/system.service.js';
+import { createShortCache } from './infra/short-cache.js';
 import { acceptsJson } from './http/accept.js';
 import type { RouteAccess, VerifyKey } from './http/access.js';
 import type { ApiApp } from './http/app-types.js';
@@ -301,17 +302,24 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   app.addHook('onSend', async (request, reply, payload) => (isApiRequest(request) ? enforceListFiltered(request, reply, payload) : payload));
   app.addHook('onSend', async (request, reply, payload) => (isApiRequest(request) ? auditStage.onSend(request, reply, payload) : payload));
   const pageCache = deps.pageCache ?? createPageCache();
+  const statusCache = createShortCache<SystemStatus>(STATUS_CACHE_TTL_MS, 4);
   // A change made through the API shows on the next page view (other writers' within the cache's TTL):
   // dropped once the change is committed and before the client hears of it, and again after the
   // response, for a render that started before the commit.
   const writeSucceeded = (request: FastifyRequest, reply: FastifyReply) =>
     reply.statusCode < 400 && !['GET', 'HEAD', 'OPTIONS'].includes(request.method) && isApiRequest(request);
   app.addHook('onSend', async (request, reply, payload) => {
-    if (writeSucceeded(request, reply)) pageCache.invalidate();
+    if (writeSucceeded(request, reply)) {
+      pageCache.invalidate();
+      statusCache.invalidate();
+    }
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
-    if (writeSucceeded(request, reply)) pageCache.invalidate();
+    if (writeSucceeded(request, reply)) {
+      pageCache.invalidate();
+      statusCache.invalidate();
+    }
     const principal = request.principal;
     request.log.info(
       {
@@ -363,7 +371,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   const transact = createTransact(database.db, [auditStage.joiner, ...(deps.transactionJoiners ?? [])]);
   const shared = { db: database.db, transact, perPageMax: config.perPageMax };
 
-  systemRoutes(app, { ...shared, system: deps.system, version: deps.version });
+  systemRoutes(app, { ...shared, system: deps.system, version: deps.version, statusCache });
   componentsRoutes(app, { ...shared, components: deps.components });
   incidentsRoutes(app, { ...shared, incidents: deps.incidents });
   incidentUpdatesRoutes(app, { ...shared, updates: deps.incidentUpdates });

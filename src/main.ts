@@ -205,7 +205,7 @@ function sharedStateFor(
   logger: Logger,
 ): { limiter: RateLimiter; bus: ChangeBus; ready: Promise<void>; state: () => 'up' | 'down' | 'off'; close(): Promise<void> } {
   if (!config.redisUrl) {
-    return { limiter: memoryRateLimiter(config.redisPrefix), bus: pollOnlyBus, ready: Promise.resolve(), state: () => 'off', close: async () => undefined };
+    return { limiter: memoryRateLimiter(), bus: pollOnlyBus, ready: Promise.resolve(), state: () => 'off', close: async () => undefined };
   }
   const Redis = loadRedis();
   const redis: RedisClient = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, retryStrategy: (times) => Math.min(times * 200, 2000) });

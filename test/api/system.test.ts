@@ -84,6 +84,22 @@ for (const dialect of await dialects()) {
       assert.equal(json(await t.request({ url: '/api/v1/status' })).data.status, 'danger');
     });
 
+    it('answers /status from a one-second cache per visibility: a change made elsewhere shows within a second', async () => {
+      const status = async (token?: string) => json(await t.request({ url: '/api/v1/status', ...(token ? { token } : {}) })).data.status as string;
+      const group = json(await t.request({ method: 'POST', url: '/api/v1/components/groups', token: admin, body: { name: 'internal', visible: 0 } })).data;
+      const hidden = json(await t.request({ method: 'POST', url: '/api/v1/components', token: admin, body: { name: 'hidden', status: 1, group_id: group.id } })).data;
+      assert.equal(await status(), 'danger', 'two of the four visible components are in a major outage (the test above)');
+      // Another instance (or the CLI) puts every component back in operation: this server did not see the write.
+      await t.database.db.updateTable('components').set({ status: 1 }).execute();
+      assert.equal(await status(), 'danger', 'within the second, the cached answer');
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      assert.equal(await status(), 'success', 'after it, the change');
+      // A write through the API shows at once, for each visibility: guests do not count the component
+      // in the hidden group, a caller who may read hidden groups does.
+      await t.request({ method: 'PUT', url: `/api/v1/components/${hidden.id}`, token: admin, body: { status: 4 } });
+      assert.deepEqual([await status(), await status(admin)], ['success', 'info']);
+    });
+
     it('serves an OpenAPI 3.1 document that names each operation\'s scope', async () => {
       const response = await t.request({ url: '/api/v1/openapi.json' });
       assert.equal(response.statusCode, 200);

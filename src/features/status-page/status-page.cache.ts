@@ -1,5 +1,6 @@
 /** A short render cache for the public pages: one render per page per version, shared by concurrent visitors. */
 import { createHash } from 'node:crypto';
+import { createShortCache } from '../../infra/short-cache.js';
 
 /** A rendered page as it is sent. */
 export interface RenderedPage {
@@ -25,22 +26,9 @@ export function etagOf(body: string): string {
 }
 
 export function createPageCache(now: () => number = Date.now, ttlMs = PAGE_CACHE_TTL_MS, maxEntries = 500): PageCache {
-  const entries = new Map<string, { at: number; page: Promise<RenderedPage> }>();
+  const pages = createShortCache<RenderedPage>(ttlMs, maxEntries, now);
   return {
-    get(key, render) {
-      const hit = entries.get(key);
-      if (hit && now() - hit.at < ttlMs) return hit.page;
-      if (entries.size >= maxEntries) entries.clear();
-      const page = render().then((p) => ({ ...p, etag: etagOf(p.body) }));
-      entries.set(key, { at: now(), page });
-      // A failed render is not kept: the next visitor tries again.
-      page.catch(() => {
-        if (entries.get(key)?.page === page) entries.delete(key);
-      });
-      return page;
-    },
-    invalidate() {
-      entries.clear();
-    },
+    get: (key, render) => pages.get(key, () => render().then((p) => ({ ...p, etag: etagOf(p.body) }))),
+    invalidate: () => pages.invalidate(),
   };
 }

@@ -5,7 +5,8 @@ import type { DB } from '../../db/schema.js';
 import type { ApiApp } from '../../http/app-types.js';
 import { callerHolds } from '../../http/auth.js';
 import { withErrors } from '../../http/responses.js';
-import type { SystemService } from './system.service.js';
+import { createShortCache, type ShortCache } from '../../infra/short-cache.js';
+import type { SystemService, SystemStatus } from './system.service.js';
 
 /** The Cachet release whose API v1 this server speaks; clients compare against it. */
 export const CACHET_API_VERSION = '2.4.1';
@@ -15,11 +16,16 @@ export interface SystemRoutesDeps {
   system: SystemService;
   /** This server's own version. */
   version: string;
+  /** The computed status per visibility, shared by a burst of callers; emptied after each write. */
+  statusCache?: ShortCache<SystemStatus>;
 }
+
+/** How long `/api/v1/status` reuses its answer when no write through this server changed anything (writes elsewhere: other instances, the CLI). */
+export const STATUS_CACHE_TTL_MS = 1000;
 
 const tags = ['System'];
 
-export function systemRoutes(app: ApiApp, { db, system, version }: SystemRoutesDeps): void {
+export function systemRoutes(app: ApiApp, { db, system, version, statusCache = createShortCache<SystemStatus>(STATUS_CACHE_TTL_MS, 4) }: SystemRoutesDeps): void {
   app.get(
     '/api/v1/ping',
     {
@@ -72,12 +78,8 @@ export function systemRoutes(app: ApiApp, { db, system, version }: SystemRoutesD
     },
     async (request, reply) => {
       reply.header('Cache-Control', 'no-cache');
-      return {
-        data: await system.status(db, {
-          hiddenGroups: callerHolds(request, 'component-groups.read'),
-          hiddenIncidents: callerHolds(request, 'incidents.read'),
-        }),
-      };
+      const sees = { hiddenGroups: callerHolds(request, 'component-groups.read'), hiddenIncidents: callerHolds(request, 'incidents.read') };
+      return { data: await statusCache.get(`${sees.hiddenGroups}/${sees.hiddenIncidents}`, () => system.status(db, sees)) };
     },
   );
 
