@@ -75,6 +75,7 @@ function over(limiterFor: (points: number, duration: number) => RateLimiterAbstr
 
 /** Most buckets the in-memory limiter holds at once (a bucket: one key's or one address's count in its window). */
 export const MEMORY_BUCKETS = 100_000;
+
 export interface MemoryRateLimiterOptions {
   /** Most buckets held; when full, the bucket whose window started first is dropped. */
   maxBuckets?: number;

@@ -5,7 +5,7 @@ import type { DB } from '../../db/schema.js';
 import type { ApiApp } from '../../http/app-types.js';
 import { callerHolds } from '../../http/auth.js';
 import { withErrors } from '../../http/responses.js';
-import { createShortCache, type ShortCache } from '../../infra/short-cache.js';
+import type { ShortCache } from '../../infra/short-cache.js';
 import type { SystemService, SystemStatus } from './system.service.js';
 
 /** The Cachet release whose API v1 this server speaks; clients compare against it. */
@@ -16,8 +16,8 @@ export interface SystemRoutesDeps {
   system: SystemService;
   /** This server's own version. */
   version: string;
-  /** The computed status per visibility, shared by a burst of callers; emptied after each write. */
-  statusCache?: ShortCache<SystemStatus>;
+  /** The computed status per visibility, shared by a burst of callers; the app empties it after each write. */
+  statusCache: ShortCache<SystemStatus>;
 }
 
 /** How long `/api/v1/status` reuses its answer when no write through this server changed anything (writes elsewhere: other instances, the CLI). */
@@ -25,7 +25,7 @@ export const STATUS_CACHE_TTL_MS = 1000;
 
 const tags = ['System'];
 
-export function systemRoutes(app: ApiApp, { db, system, version, statusCache = createShortCache<SystemStatus>(STATUS_CACHE_TTL_MS, 4) }: SystemRoutesDeps): void {
+export function systemRoutes(app: ApiApp, { db, system, version, statusCache }: SystemRoutesDeps): void {
   app.get(
     '/api/v1/ping',
     {
