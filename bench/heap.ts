@@ -9,7 +9,7 @@
  *
  *   node --import tsx bench/heap.ts [--keys 10000] [--top 25] [--out bench/results]
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -150,7 +150,7 @@ try {
     console.log(`\n${step.from} → ${step.to}: live heap ${step.heapMb >= 0 ? '+' : ''}${step.heapMb} MB, RSS ${step.rssMb >= 0 ? '+' : ''}${step.rssMb} MB`);
     for (const c of step.changes) console.log(`  ${String(c.mb).padStart(7)} MB  ${String(c.count).padStart(8)}  ${c.kind}`);
   }
-  if (!existsSync(values.out)) mkdirSync(values.out, { recursive: true });
+  mkdirSync(values.out, { recursive: true });
   writeFileSync(path.join(values.out, 'heap.json'), `${JSON.stringify(result, null, 2)}\n`);
 } finally {
   await stopAll();
