@@ -56,6 +56,19 @@ import { validationMessages } from './http/validation.js';
 import type { Clock } from './infra/clock.js';
 import { createPageCache, type PageCache } from './features/status-page/status-page.cache.js';
 import { statusPagePlugin, type StatusPageHandle } from './features/status-page/status-page.plugin.js';
+import { dashboardPlugin } from './features/dashboard/dashboard.plugin.js';
+import { overviewPages } from './features/dashboard/dashboard.overview.js';
+import { keysPages } from './features/dashboard/dashboard.keys.js';
+import { auditPages } from './features/dashboard/dashboard.audit.js';
+import { componentPages } from './features/dashboard/dashboard.components.js';
+import { incidentPages } from './features/dashboard/dashboard.incidents.js';
+import { schedulePages } from './features/dashboard/dashboard.schedules.js';
+import { metricPages } from './features/dashboard/dashboard.metrics.js';
+import { subscriberPages } from './features/dashboard/dashboard.subscribers.js';
+import { settingsPages } from './features/dashboard/dashboard.settings.js';
+import type { UsersService } from './features/users/users.service.js';
+import { createSessions, type SessionPolicy } from './features/users/users.sessions.js';
+import { createPageSettingsService, type PageSettingsService } from './features/settings/settings.service.js';
 
 /** Largest request body accepted (bigger is a 413). */
 export const BODY_LIMIT = 1024 * 1024;
@@ -76,6 +89,12 @@ export interface AppDeps {
     about: string;
     stylesheetUrl: string | null;
     locale: string;
+    /** Key lifetimes (CACHET_KEY_MAX_TTL; null allows `never`) the dashboard's key form offers. */
+    keyMaxTtlMs: number | null;
+    keyDefaultTtlMs: number;
+    /** Where the audit checkpoint signing key is: the dashboard checks checkpoints with its public half. */
+    auditSigningKey: string | null;
+    dataDir: string;
   };
   logger: Logger;
   database: Database;
@@ -105,6 +124,10 @@ export interface AppDeps {
   system: SystemService;
   /** The status page's render cache (made here when not given); API writes invalidate it. */
   pageCache?: PageCache;
+  /** Dashboard users and the pepper their sessions' digests (and cookie signatures) are keyed with. */
+  dashboard: { users: UsersService; pepper: Buffer; sessionPolicy: SessionPolicy };
+  /** The status page's editable settings (made here from config's values when not given). */
+  pageSettings?: PageSettingsService;
 }
 
 /**
@@ -385,15 +408,55 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   healthRoutes(app, { db: database.db, redisState: deps.redisState ?? (() => 'off') });
   keysRoutes(app, { ...shared, keys: deps.keys, clock, keysChanged: deps.keysChanged ?? (() => undefined) });
 
-  // The public status page: its own encapsulated context (headers, views, HTML error pages).
+  // The public status page: its own encapsulated context (headers, views, HTML error pages). Its
+  // editable settings (config's values until changed) are read at each render; after a change,
+  // `app.statusPage.invalidate()` shows it on the next view.
+  const pageSettings =
+    deps.pageSettings ?? createPageSettingsService({ defaults: { siteName: config.siteName, about: config.about, stylesheetUrl: config.stylesheetUrl, locale: config.locale } });
+  app.decorate('statusPage', { settings: pageSettings, invalidate: () => pageCache.invalidate() });
   await app.register(async (context) =>
     statusPagePlugin(context, {
       db: database.db,
       clock,
       system: deps.system,
       cache: pageCache,
-      site: { siteName: config.siteName, about: config.about, stylesheetUrl: config.stylesheetUrl, publicUrl: config.publicUrl, timezone: config.timezone, locale: config.locale },
+      settings: pageSettings,
+      site: { publicUrl: config.publicUrl, timezone: config.timezone },
     }, pages),
+  );
+
+  // The dashboard: its own encapsulated context (sessions, CSRF, headers, HTML errors). Its changes
+  // go through the same services, audit writer and joiners as the API's, with the user as actor.
+  await app.register(async (context) =>
+    dashboardPlugin(context, {
+      db: database.db,
+      clock,
+      writer: deps.audit.writer,
+      batcher: deps.audit.batcher,
+      joiners: deps.transactionJoiners ?? [],
+      changed: () => {
+        pageCache.invalidate();
+        statusCache.invalidate();
+        deps.keysChanged?.();
+      },
+      siteName: async () => (await pageSettings.get(database.db)).siteName,
+      pepper: deps.dashboard.pepper,
+      publicUrl: config.publicUrl,
+      users: deps.dashboard.users,
+      sessions: createSessions({ pepper: deps.dashboard.pepper, clock, policy: deps.dashboard.sessionPolicy }),
+      limiter: deps.rateLimiter,
+      groups: [
+        overviewPages,
+        keysPages({ keys: deps.keys, keyMaxTtlMs: config.keyMaxTtlMs, keyDefaultTtlMs: config.keyDefaultTtlMs }),
+        auditPages({ database, signing: config }),
+        componentPages(deps),
+        incidentPages(deps),
+        schedulePages(deps),
+        metricPages(deps),
+        subscriberPages(deps),
+        settingsPages({ pageSettings }),
+      ],
+    }),
   );
 
   return app;

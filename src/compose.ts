@@ -17,6 +17,7 @@ import { createDeliverer } from './features/keys/keys.delivery.js';
 import { createKeysRepo } from './features/keys/keys.repo.js';
 import { createKeysService, type KeysService } from './features/keys/keys.service.js';
 import { createRotationScheduler, type RotationScheduler } from './features/keys/keys.rotation.js';
+import { createUsersService, type UsersService } from './features/users/users.service.js';
 import { systemClock, type Clock } from './infra/clock.js';
 
 /** This package's version. */
@@ -87,3 +88,8 @@ export function rotationSchedulerFor(
   });
 }
 
+
+/** Dashboard users over a database: the server's sign-in and the CLI's `cachet users`. */
+export function usersServiceFor(database: Database, config: Config, clock: Clock = systemClock): UsersService {
+  return createUsersService({ clock, keys: keysServiceFor(database, config, clock) });
+}

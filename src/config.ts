@@ -68,6 +68,10 @@ export interface Config {
   keyExpiryWarningMs: number;
   /** How often the server looks for keys entering the warning window or passing expiry (ms); not an environment setting. */
   keyExpiryCheckMs: number;
+  /** A dashboard session unused this long ends (CACHET_SESSION_IDLE, 30m). */
+  sessionIdleMs: number;
+  /** A dashboard session ends this long after sign-in (CACHET_SESSION_MAX, 12h). */
+  sessionMaxMs: number;
   /** The status page's title (`CACHET_SITE_NAME`). */
   siteName: string;
   /** Markdown shown on the status page under the overall status (`CACHET_ABOUT`); raw HTML in it is shown as text. */
@@ -334,5 +338,7 @@ export function loadConfig(env: Env = process.env): Config {
     stylesheetUrl: stylesheetUrl(env.CACHET_STYLESHEET_URL),
     locale: locale(env.CACHET_LOCALE),
     keyExpiryCheckMs: 60_000,
+    sessionIdleMs: durationSetting(env, 'CACHET_SESSION_IDLE', '30m'),
+    sessionMaxMs: durationSetting(env, 'CACHET_SESSION_MAX', '12h'),
   };
 }

@@ -3,9 +3,10 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import { buildApp, type AppDeps } from './app.js';
+import { createSessions } from './features/users/users.sessions.js';
 import type { Config } from './config.js';
 import { sqliteFiles, type Database } from './db/database.js';
-import { auditWriterFor, checkpointerFor, keysAdminFor, keysServiceFor, openMigratedDatabase, rotationSchedulerFor, VERSION } from './compose.js';
+import { auditWriterFor, checkpointerFor, keysAdminFor, keysServiceFor, openMigratedDatabase, rotationSchedulerFor, usersServiceFor, VERSION } from './compose.js';
 import { createComponentGroupsRepo } from './features/component-groups/component-groups.repo.js';
 import { createComponentGroupsService } from './features/component-groups/component-groups.service.js';
 import { createComponentsRepo } from './features/components/components.repo.js';
@@ -121,6 +122,7 @@ export async function createServer(
     system: createSystemService({ componentsRepo, unresolvedIncidents: incidentsRepo.countUnresolved }),
     subscribers: createSubscribersService({ repo: createSubscribersRepo(), clock }),
     transactionJoiners,
+    dashboard: { users: usersServiceFor(database, config, clock), pepper: config.pepper, sessionPolicy: { idleMs: config.sessionIdleMs, absoluteMs: config.sessionMaxMs } },
   };
   const app = await buildApp(deps);
   const onError = (err: unknown) => logger.error({ err }, 'background key task failed');
@@ -149,12 +151,15 @@ export async function createServer(
   const rotation = rotationSchedulerFor(database, config, systemContext('cachet serve'), clock, () => verifier.invalidate());
   if (config.keyRotationIntervalMs > 0) rotation.start(config.keyRotationIntervalMs, (err) => logger.error({ err }, 'scheduled key rotation failed'));
   const keysAdmin = keysAdminFor(database, config, systemContext('cachet serve'), clock);
+  const dashboardSessions = createSessions({ pepper: config.pepper, clock, policy: deps.dashboard.sessionPolicy });
   const sweepKeyExpiry = async (): Promise<void> => {
     const { warned, expired } = await keysAdmin.sweepExpiry(config.keyExpiryWarningMs);
     for (const key of warned) {
       logger.warn({ keyId: key.id, keyName: key.name, keyPrefix: key.prefix, expiresAt: key.expires_at }, `API key ${key.id} (${key.name}) expires at ${key.expires_at}: rotate it`);
     }
     for (const key of expired) logger.info({ keyId: key.id, keyName: key.name, keyPrefix: key.prefix, expiresAt: key.expires_at }, `API key ${key.id} (${key.name}) has expired`);
+    // Dashboard sessions past their idle or absolute end (one met by a request is dropped then).
+    await dashboardSessions.sweep(database.db);
   };
   let sweeping: Promise<void> | null = null;
   const expiryTimer = setInterval(() => {

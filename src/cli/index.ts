@@ -61,6 +61,7 @@ program
 const groups: Record<string, () => Promise<(program: Command) => void>> = {
   keys: async () => (await import('./keys.js')).keysCommand,
   audit: async () => (await import('./audit.js')).auditCommand,
+  users: async () => (await import('./users.js')).usersCommand,
 };
 const named = process.argv[2];
 for (const [name, load] of Object.entries(groups)) {

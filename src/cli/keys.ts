@@ -8,6 +8,7 @@ import { keysAdminFor, openMigratedDatabase, rotationSchedulerFor } from '../com
 import type { RotationPolicyInput } from '../features/keys/keys.delivery.js';
 import { action, CliError, printJson } from './run.js';
 import { scanForTokens } from '../features/keys/keys.scan.js';
+import { formatResourceList, parseResourceList } from '../features/keys/keys.resources.js';
 import { parseDuration } from '../infra/duration.js';
 
 function keyId(text: string): number {
@@ -16,27 +17,13 @@ function keyId(text: string): number {
 }
 
 /**
- * `components:7,9;incidents:3` → `{components: [7, 9], incidents: [3]}`. Ids that are not whole
- * numbers are passed on as text so the service names them in its refusal.
+ * `--resources components:7,9;incidents:3` → `{components: [7, 9], incidents: [3]}` (see
+ * parseResourceList); a malformed value is a CliError naming the option.
  */
 export function parseResourcesOption(text: string): Record<string, Array<number | string>> {
-  const limits: Record<string, Array<number | string>> = {};
-  for (const part of text.split(';').map((p) => p.trim()).filter(Boolean)) {
-    const colon = part.indexOf(':');
-    if (colon <= 0) throw new CliError(`--resources: "${part}" must be RESOURCE:ID[,ID…], e.g. components:7,9;incidents:3`);
-    const resource = part.slice(0, colon).trim();
-    const ids = part.slice(colon + 1).split(',').map((id) => id.trim()).filter(Boolean);
-    limits[resource] = [...(limits[resource] ?? []), ...ids.map((id) => (/^\d{1,15}$/.test(id) ? Number(id) : id))];
-  }
-  if (Object.keys(limits).length === 0) throw new CliError('--resources: give RESOURCE:ID[,ID…], e.g. components:7,9;incidents:3');
-  return limits;
-}
-
-/** `components:7,9;incidents:3`, the form `--resources` takes. */
-function formatResources(resources: Readonly<Record<string, readonly number[]>>): string {
-  return Object.entries(resources)
-    .map(([resource, ids]) => `${resource}:${ids.join(',')}`)
-    .join(';');
+  const parsed = parseResourceList(text);
+  if (!parsed.ok) throw new CliError(`--resources: ${parsed.error}`);
+  return parsed.limits;
 }
 
 function describe(key: KeyView): string {
@@ -48,7 +35,7 @@ function describe(key: KeyView): string {
     `status      ${key.status}`,
     `expires_at  ${key.expires_at ?? 'never'}`,
     ...(key.not_before ? [`not_before  ${key.not_before}`] : []),
-    ...(key.resources ? [`resources   ${formatResources(key.resources)}`] : []),
+    ...(key.resources ? [`resources   ${formatResourceList(key.resources)}`] : []),
     ...(key.allowed_ips ? [`allowed_ips ${key.allowed_ips.join(', ')}`] : []),
     ...(key.rate_limit ? [`rate_limit  ${key.rate_limit}/min`] : []),
     ...(key.purpose ? [`purpose     ${key.purpose}`] : []),

@@ -8,6 +8,7 @@ import { keyLifecycle } from './migrations/0004_key_lifecycle.js';
 import { rotationPolicies } from './migrations/0005_rotation_policies.js';
 import { keyLimits } from './migrations/0006_key_limits.js';
 import { componentStatusHistory } from './migrations/0007_component_status_history.js';
+import { dashboardUsers } from './migrations/0008_dashboard_users.js';
 
 function provider(database: Database): MigrationProvider {
   return {
@@ -20,6 +21,7 @@ function provider(database: Database): MigrationProvider {
         '0005_rotation_policies': rotationPolicies(),
         '0006_key_limits': keyLimits(),
         '0007_component_status_history': componentStatusHistory(database.dialect),
+        '0008_dashboard_users': dashboardUsers(database.dialect),
       };
     },
   };

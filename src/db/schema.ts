@@ -51,6 +51,43 @@ export interface ApiKeyTable {
   expiry_warned_at: Generated<string | null>;
   /** When the key's expiry was written to the audit trail (`keys.expire`, once). */
   expired_recorded_at: Generated<string | null>;
+  /** The dashboard user who made the key (or who made the key it replaced); null for CLI, bootstrap and key-made keys. */
+  owner_user_id: Generated<number | null>;
+}
+
+/** A dashboard user. */
+export interface UserTable {
+  id: Generated<number>;
+  /** Lower-cased. */
+  email: string;
+  /** `scrypt$N$r$p$salt$hash` (base64). */
+  password_hash: string;
+  role: 'admin' | 'user';
+  /** AES-256-GCM ciphertext of the TOTP secret under a pepper-derived key; null without two-factor sign-in. */
+  totp_secret: Generated<string | null>;
+  totp_enabled_at: Generated<string | null>;
+  /** The last TOTP time step accepted (a code is never accepted twice). */
+  totp_last_step: Generated<number | string | null>;
+  /** JSON list of keyed digests of the unused recovery codes. */
+  recovery_codes: Generated<string | null>;
+  created_at: string;
+  updated_at: string;
+  password_changed_at: string;
+  last_sign_in_at: Generated<string | null>;
+}
+
+/** A dashboard session, found by the keyed digest of its id (the id itself lives only in the cookie). */
+export interface SessionTable {
+  digest: string;
+  user_id: number;
+  /** `password`: awaiting the TOTP code; `full`: signed in. */
+  stage: 'password' | 'full';
+  created_at: string;
+  last_seen_at: string;
+  /** The absolute end of the session. */
+  expires_at: string;
+  ip: string | null;
+  user_agent: string | null;
 }
 
 export interface LeaseTable {
@@ -281,4 +318,6 @@ export interface DB {
   audit_head: AuditHeadTable;
   audit_checkpoints: AuditCheckpointTable;
   audit_cursors: AuditCursorTable;
+  users: UserTable;
+  sessions: SessionTable;
 }

@@ -56,6 +56,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     keyExpiryWarningMs: 7 * 86_400_000,
     // Tests drive the expiry sweep by hand (server.sweepKeyExpiry) with the fixed clock.
     keyExpiryCheckMs: 3_600_000,
+    sessionIdleMs: 30 * 60_000,
+    sessionMaxMs: 12 * 3_600_000,
     siteName: 'Cachet',
     about: '',
     stylesheetUrl: null,

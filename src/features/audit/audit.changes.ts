@@ -25,7 +25,7 @@ export function recordChange(trx: object, change: Change): void {
 }
 
 /** Fields never written to an event, in any form. */
-const SECRET_FIELDS = new Set(['digest', 'token', 'verify_code', 'password', 'password_hash', 'secret', 'totp_secret']);
+const SECRET_FIELDS = new Set(['digest', 'token', 'verify_code', 'password', 'password_hash', 'secret', 'totp_secret', 'recovery_codes']);
 /** Personal data: stored as a keyed digest, so an auditor holding the value can still find its events. */
 const PERSONAL_FIELDS = new Set(['email', 'phone_number', 'slack_webhook_url']);
 /** Bookkeeping that every update changes; it says nothing an event's `at` does not. */

@@ -75,6 +75,7 @@ const KeySchema = Type.Object({
   revoked_at: Nullable(Type.String()),
   status: Type.String({ description: '`active`, `pending` (before `not_before`), `expired` or `revoked`.' }),
   created_by: Type.String(),
+  owner_user_id: Type.Union([Type.Integer(), Type.Null()]),
   created_at: Type.String(),
   last_used_at: Nullable(Type.String()),
   last_used_ip: Nullable(Type.String()),

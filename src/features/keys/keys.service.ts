@@ -38,8 +38,10 @@ export interface CreateKeyInput {
   resources?: unknown;
   /** ISO 8601 time before which the key is refused (`key_not_yet_valid`); absent for at once. */
   notBefore?: string;
-  /** Who asks: `cli`, `bootstrap`, `key:<id>`. */
+  /** Who asks: `cli`, `bootstrap`, `key:<id>`, `user:<id>`. */
   createdBy: string;
+  /** The dashboard user the key belongs to (a successor inherits it); absent for none. */
+  ownerUserId?: number;
   /** The key asking, when a key asks: the new key may not exceed its scopes or addresses. */
   creator?: KeyAuthority;
   /** Rotation: the key the new one replaces. */
@@ -80,6 +82,8 @@ export interface KeyView {
   /** `pending` until `not_before`. */
   status: 'active' | 'pending' | 'expired' | 'revoked';
   created_by: string;
+  /** The dashboard user the key belongs to; null for keys made by the CLI, the bootstrap or a key. */
+  owner_user_id: number | null;
   created_at: string;
   last_used_at: string | null;
   last_used_ip: string | null;
@@ -203,6 +207,7 @@ export function keyView(row: ApiKeyRow, now: Date): KeyView {
     revoked_at: row.revoked_at,
     status: row.revoked_at !== null ? 'revoked' : expired ? 'expired' : pending ? 'pending' : 'active',
     created_by: row.created_by,
+    owner_user_id: row.owner_user_id,
     created_at: row.created_at,
     last_used_at: row.last_used_at,
     last_used_ip: row.last_used_ip,
@@ -355,6 +360,7 @@ export function createKeysService(deps: KeysServiceDeps) {
       last_used_at: null,
       last_used_ip: null,
       replaces_id: input.replacesId ?? null,
+      owner_user_id: input.ownerUserId ?? null,
       rotation,
       rotation_secret: secret,
     });
@@ -380,6 +386,7 @@ export function createKeysService(deps: KeysServiceDeps) {
       expires: lifetime === null ? (deps.keyMaxTtlMs === null ? 'never' : undefined) : `${Math.max(1, Math.round(Math.min(lifetime, deps.keyMaxTtlMs ?? lifetime) / 1000))}s`,
       createdBy,
       replacesId: old.id,
+      ...(old.owner_user_id !== null ? { ownerUserId: old.owner_user_id } : {}),
       inherit: { rotation: old.rotation, secret: old.rotation_secret },
     };
     const checked = plan(input, now);
@@ -699,6 +706,8 @@ export function createKeysService(deps: KeysServiceDeps) {
       const now = clock.now();
       await repo.lockBootstrap(trx, toStoredTime(now));
       if ((await repo.count(trx)) > 0) return null;
+      // An installation with a dashboard user has its way in already (DESIGN.md §1: no keys and no users).
+      if (await trx.selectFrom('users').select('id').limit(1).executeTakeFirst()) return null;
       const ttl = Math.min(24 * 3_600_000, deps.keyMaxTtlMs ?? Infinity);
       const scopes: Scope[] = ['*'];
       const input: CreateKeyInput = { name: 'bootstrap', scopes, createdBy: 'bootstrap', purpose: 'first key of a new installation' };

@@ -11,7 +11,9 @@ import { Eta } from 'eta';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import helmetMiddleware from 'helmet';
 import type { Kysely } from 'kysely';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DateTime } from 'luxon';
+import type { Executor } from '../../db/database.js';
 import { isStoreUnavailable } from '../../db/errors.js';
 import type { DB } from '../../db/schema.js';
 import type { Clock } from '../../infra/clock.js';
@@ -21,6 +23,7 @@ import { createComponentsRepo } from '../components/components.repo.js';
 import { COMPONENT_STATUS_NAMES } from '../components/components.schema.js';
 import { INCIDENT_STATUS_NAMES } from '../incidents/incidents.schema.js';
 import { SCHEDULE_STATUS_NAMES } from '../schedules/schedules.schema.js';
+import type { PageSettings, PageSettingsService } from '../settings/settings.service.js';
 import type { SystemService } from '../system/system.service.js';
 import { renderAtom, renderRss, type Feed } from './feeds.js';
 import type { PageCache, RenderedPage } from './status-page.cache.js';
@@ -35,18 +38,21 @@ const FEED_SIZE = 50;
 /** Browsers and proxies may reuse a page this long (seconds) before revalidating with its ETag. */
 const MAX_AGE_S = 10;
 
-/** The operator's settings the pages show. */
+/** The deployment's settings the pages use (from the environment, fixed while the server runs). */
 export interface SiteSettings {
-  siteName: string;
-  /** Markdown; rendered with raw HTML disabled. */
-  about: string;
-  /** An extra stylesheet linked after ours; null for none. */
-  stylesheetUrl: string | null;
   publicUrl: string;
   /** Zone the dates are shown in. */
   timezone: string;
-  /** Language of the dates (BCP 47). */
-  locale: string;
+}
+
+/**
+ * Where the pages read the operator's editable settings (site name, about, stylesheet, locale)
+ * at each render: the page settings service, or any source of the same shape.
+ */
+export interface PageSettingsSource {
+  /** Shown by an error page when the settings cannot be read (the database is down) before any page was rendered. */
+  readonly defaults: Readonly<PageSettings>;
+  get(db: Executor): Promise<PageSettings>;
 }
 
 export interface StatusPageDeps {
@@ -54,7 +60,19 @@ export interface StatusPageDeps {
   clock: Clock;
   system: SystemService;
   site: SiteSettings;
+  /** Read at every render; a change shows once the cache is invalidated (or within its TTL). */
+  settings: PageSettingsSource;
   cache: PageCache;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * The status page's editable settings (`settings.update(trx, input)` in an audited transaction)
+     * and `invalidate()`, which drops the rendered pages so that a committed change shows on the next view.
+     */
+    statusPage: { settings: PageSettingsService; invalidate(): void };
+  }
 }
 
 /** What the root not-found handler needs to answer a page URL that names nothing. */
@@ -62,22 +80,41 @@ export interface StatusPageHandle {
   notFound(request: FastifyRequest, reply: FastifyReply): Promise<void>;
 }
 
+/** A render as the cache keeps it: a page also carries the stylesheet it links (its CSP names that origin). */
+type PageRender = Omit<RenderedPage, 'etag'> & { stylesheetUrl?: string | null };
+
 class PageNotFound extends Error {
   readonly statusCode = 404;
 }
 
 const STATUS_CLASS = ['unknown', 'operational', 'performance', 'partial', 'major'];
 
-/** The security headers of every page (the custom stylesheet's origin is allowed for styles). */
-function helmetOptions(site: SiteSettings) {
-  const styleSrc = ["'self'"];
-  if (site.stylesheetUrl) styleSrc.push(new URL(site.stylesheetUrl).origin);
+/**
+ * The origin of a custom stylesheet as the Content-Security-Policy names it, or null when there is
+ * none or it is not one a host-source can name (the URL parser lets `;` and `,` into a host).
+ */
+export function styleOrigin(stylesheetUrl: string | null): string | null {
+  if (!stylesheetUrl) return null;
+  let origin: string;
+  try {
+    origin = new URL(stylesheetUrl).origin;
+  } catch {
+    return null;
+  }
+  return /^https?:\/\/(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d+)?$/i.test(origin) ? origin : null;
+}
+
+/**
+ * The security headers of every page. The custom stylesheet's origin is allowed for styles: the
+ * style-src directive asks `styleSources` for each response, as the settings may change at run time.
+ */
+function helmetOptions(styleSources: (req: IncomingMessage, res: ServerResponse) => string) {
   return {
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
         defaultSrc: ["'none'"],
-        styleSrc,
+        styleSrc: [styleSources],
         imgSrc: ["'self'", 'data:'],
         fontSrc: ["'self'"],
         scriptSrc: ["'none'"],
@@ -99,10 +136,37 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
   const repo = createStatusPageRepo();
   const componentsRepo = createComponentsRepo();
   const groupsRepo = createComponentGroupsRepo();
-  // markdown-it (with its entities table, ~10 MB resident) is loaded only when there is an about text.
-  const aboutHtml = site.about.trim() === '' ? '' : new (await import('markdown-it')).default({ html: false, linkify: true }).render(site.about);
-  const security = helmetOptions(site);
+
+  /** The settings of the latest render (the defaults before the first): what an error page and a response without a render use. */
+  let latest: PageSettings = { ...deps.settings.defaults };
+  /** The settings in effect, read for a render. */
+  async function current(): Promise<PageSettings> {
+    latest = await deps.settings.get(db);
+    return latest;
+  }
+
+  // markdown-it (with its entities table, ~10 MB resident) is loaded only when there is an about
+  // text, and an about text is rendered once: again only when it changes.
+  let markdown: { render(text: string): string } | null = null;
+  let about = { text: '', html: '' };
+  async function aboutHtmlOf(text: string): Promise<string> {
+    if (text.trim() === '') return '';
+    if (about.text === text) return about.html;
+    markdown ??= new (await import('markdown-it')).default({ html: false, linkify: true });
+    about = { text, html: markdown.render(text) };
+    return about.html;
+  }
+
+  // The stylesheet a response's page links: set by send() for the page it sends; the latest
+  // settings' for a response sent without a render (assets, errors).
+  const pageStylesheets = new WeakMap<object, string | null>();
+  const styleSources = (_req: IncomingMessage, res: ServerResponse): string => {
+    const origin = styleOrigin(pageStylesheets.has(res) ? pageStylesheets.get(res)! : latest.stylesheetUrl);
+    return origin === null ? "'self'" : `'self' ${origin}`;
+  };
+  const security = helmetOptions(styleSources);
   const applySecurityHeaders = helmetMiddleware(security);
+  const applyContentSecurityPolicy = helmetMiddleware.contentSecurityPolicy(security.contentSecurityPolicy);
 
   await app.register(helmet, security);
   await app.register(view, {
@@ -116,17 +180,18 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
     index: false,
   });
 
-  const local = (iso: string) => DateTime.fromISO(iso, { zone: 'utc' }).setZone(site.timezone).setLocale(site.locale);
-  const when = (iso: string | null): string => (iso ? local(iso).toLocaleString({ ...DateTime.DATETIME_MED, timeZoneName: 'short' }) : '');
-  const dayOf = (iso: string): string => local(iso).toLocaleString(DateTime.DATE_HUGE);
-  const common = {
-    siteName: site.siteName,
-    stylesheetUrl: site.stylesheetUrl,
-    rssUrl: `${site.publicUrl}/rss`,
-    atomUrl: `${site.publicUrl}/atom`,
-  };
+  /** Date formatting in the configured zone and the current settings' language. */
+  function datesIn(locale: string) {
+    const local = (iso: string) => DateTime.fromISO(iso, { zone: 'utc' }).setZone(site.timezone).setLocale(locale);
+    return {
+      when: (iso: string | null): string => (iso ? local(iso).toLocaleString({ ...DateTime.DATETIME_MED, timeZoneName: 'short' }) : ''),
+      dayOf: (iso: string): string => local(iso).toLocaleString(DateTime.DATE_HUGE),
+    };
+  }
+  type Dates = ReturnType<typeof datesIn>;
+  const feedUrls = { rssUrl: `${site.publicUrl}/rss`, atomUrl: `${site.publicUrl}/atom` };
 
-  function presentIncident(row: PageIncident, updates: PageUpdate[]) {
+  function presentIncident({ when }: Dates, row: PageIncident, updates: PageUpdate[]) {
     return {
       id: row.id,
       name: row.name,
@@ -142,23 +207,31 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
     };
   }
 
-  function presentSchedule(row: PageSchedule) {
+  function presentSchedule({ when }: Dates, row: PageSchedule) {
     return { id: row.id, name: row.name, message: row.message, status: SCHEDULE_STATUS_NAMES[row.status] ?? 'Unknown', scheduledAt: when(row.scheduled_at), completedAt: when(row.completed_at) };
   }
 
-  const page = (template: string, title: string, data: Record<string, unknown>, status = 200): Promise<Omit<RenderedPage, 'etag'>> =>
-    app.view(template, { ...common, title, ...data }).then((body) => ({ status, type: 'text/html; charset=utf-8', body: String(body) }));
+  /**
+   * A page rendered with the settings `shown`. It carries the stylesheet it links (kept by the cache
+   * beside the body), so that its Content-Security-Policy names the same origin when it is sent.
+   */
+  const page = (shown: PageSettings, template: string, title: string, data: Record<string, unknown>, status = 200): Promise<PageRender> =>
+    app
+      .view(template, { siteName: shown.siteName, stylesheetUrl: shown.stylesheetUrl, ...feedUrls, title, ...data })
+      .then((body) => ({ status, type: 'text/html; charset=utf-8', body: String(body), stylesheetUrl: shown.stylesheetUrl }));
 
   async function renderIndex() {
     const now = clock.now();
+    const settings = await current();
+    const dates = datesIn(settings.locale);
     const overall = await system.status(db, { hiddenGroups: false, hiddenIncidents: false });
     const all = { page: 1, perPage: 100_000, sort: 'order', direction: 'asc' as const };
     const { rows: components } = await componentsRepo.list(db, {}, all, { guest: true });
     const { rows: groups } = await groupsRepo.list(db, { visible: true }, all);
     const since = toStoredTime(new Date(now.getTime() - UPTIME_DAYS * 86_400_000));
     const history = await componentsRepo.statusHistory(db, components.map((c) => c.id), since);
-    const current = await repo.current(db);
-    const updates = await repo.updatesOf(db, current.map((i) => i.id));
+    const open = await repo.current(db);
+    const updates = await repo.updatesOf(db, open.map((i) => i.id));
     const schedules = await repo.openSchedules(db);
     const metrics = await Promise.all(
       (await repo.chartedMetrics(db)).map(async (m) => {
@@ -193,24 +266,31 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
       .filter((g) => g.components.length > 0);
     const groupIds = new Set(groups.map((g) => g.id));
     const ungrouped = components.filter((c) => !groupIds.has(c.group_id)).map(present);
-    return page('index', site.siteName, {
+    return page(settings, 'index', settings.siteName, {
       overall: { status: overall.status, message: overall.message },
-      aboutHtml,
+      aboutHtml: await aboutHtmlOf(settings.about),
       groups: grouped,
       ungrouped,
-      incidents: current.map((i) => presentIncident(i, updates)),
-      schedules: schedules.map(presentSchedule),
+      incidents: open.map((i) => presentIncident(dates, i, updates)),
+      schedules: schedules.map((s) => presentSchedule(dates, s)),
       metrics,
       uptimeDays: UPTIME_DAYS,
     });
   }
 
   async function renderNotFound() {
-    return page('error', `Not found · ${site.siteName}`, { status: 404, heading: 'Page not found', text: 'There is nothing at this address.' }, 404);
+    // A missing page needs nothing else from the database: with it down, the last settings read do.
+    const settings = await current().catch(() => latest);
+    return page(settings, 'error', `Not found · ${settings.siteName}`, { status: 404, heading: 'Page not found', text: 'There is nothing at this address.' }, 404);
   }
 
   /** Sends a rendered page with its ETag; a matching If-None-Match is answered 304 without a body. */
-  function send(request: FastifyRequest, reply: FastifyReply, rendered: RenderedPage) {
+  function send(request: FastifyRequest, reply: FastifyReply, rendered: RenderedPage & { stylesheetUrl?: string | null }) {
+    // The policy set when the request arrived named the stylesheet of the latest settings then; this page may link another.
+    if (rendered.stylesheetUrl !== undefined) {
+      pageStylesheets.set(reply.raw, rendered.stylesheetUrl);
+      applyContentSecurityPolicy(request.raw, reply.raw, () => undefined);
+    }
     reply.header('cache-control', rendered.status === 200 ? `public, max-age=${MAX_AGE_S}, stale-while-revalidate=30` : 'no-cache');
     reply.header('etag', rendered.etag);
     reply.header('vary', 'Accept-Encoding');
@@ -221,11 +301,11 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
     return reply.code(rendered.status).type(rendered.type).send(rendered.body);
   }
 
-  const cached = (key: string, render: () => Promise<Omit<RenderedPage, 'etag'>>) => async (request: FastifyRequest, reply: FastifyReply) => send(request, reply, await cache.get(key, render));
+  const cached = (key: string, render: () => Promise<PageRender>) => async (request: FastifyRequest, reply: FastifyReply) => send(request, reply, await cache.get(key, render));
 
-  function feedOf(rows: PageIncident[], self: string): Feed {
+  function feedOf(siteName: string, rows: PageIncident[], self: string): Feed {
     return {
-      title: site.siteName,
+      title: siteName,
       site: site.publicUrl,
       self,
       items: rows.map((r) => ({
@@ -247,7 +327,7 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
     request.log.error({ err: error }, unavailable ? 'database unavailable' : 'status page failed');
     const status = unavailable ? 503 : 500;
     if (unavailable) reply.header('retry-after', '5');
-    const body = await page('error', `Error · ${site.siteName}`, { status, heading: 'Something went wrong', text: 'The page could not be shown. Try again in a moment.' }, status);
+    const body = await page(latest, 'error', `Error · ${latest.siteName}`, { status, heading: 'Something went wrong', text: 'The page could not be shown. Try again in a moment.' }, status);
     return reply.code(status).header('cache-control', 'no-store').type(body.type).send(body.body);
   });
 
@@ -260,7 +340,8 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
       const row = await repo.incident(db, id);
       if (!row) throw new PageNotFound();
       const updates = await repo.updatesOf(db, [id]);
-      return page('incident', `${row.name} · ${site.siteName}`, { incident: presentIncident(row, updates) });
+      const settings = await current();
+      return page(settings, 'incident', `${row.name} · ${settings.siteName}`, { incident: presentIncident(datesIn(settings.locale), row, updates) });
     });
     return send(request, reply, rendered);
   });
@@ -271,13 +352,15 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
       const { total, rows } = await repo.history(db, number, HISTORY_PER_PAGE);
       const lastPage = Math.max(1, Math.ceil(total / HISTORY_PER_PAGE));
       if (number > lastPage) throw new PageNotFound();
+      const settings = await current();
+      const dates = datesIn(settings.locale);
       const days: Array<{ day: string; incidents: ReturnType<typeof presentIncident>[] }> = [];
       for (const row of rows) {
-        const day = dayOf(row.occurred_at);
+        const day = dates.dayOf(row.occurred_at);
         if (days.at(-1)?.day !== day) days.push({ day, incidents: [] });
-        days.at(-1)!.incidents.push(presentIncident(row, []));
+        days.at(-1)!.incidents.push(presentIncident(dates, row, []));
       }
-      return page('history', `History · ${site.siteName}`, { days, total, page: number, lastPage });
+      return page(settings, 'history', `History · ${settings.siteName}`, { days, total, page: number, lastPage });
     });
     return send(request, reply, rendered);
   });
@@ -287,7 +370,8 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
     const rendered = await cache.get(`/schedules/${id}`, async () => {
       const row = await repo.schedule(db, id);
       if (!row) throw new PageNotFound();
-      return page('schedule', `${row.name} · ${site.siteName}`, { schedule: presentSchedule(row) });
+      const settings = await current();
+      return page(settings, 'schedule', `${row.name} · ${settings.siteName}`, { schedule: presentSchedule(datesIn(settings.locale), row) });
     });
     return send(request, reply, rendered);
   });
@@ -295,12 +379,12 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
   app.get(
     '/rss',
     { schema: { hide: true } },
-    cached('/rss', async () => ({ status: 200, type: 'application/rss+xml; charset=utf-8', body: renderRss(feedOf((await repo.history(db, 1, FEED_SIZE)).rows, `${site.publicUrl}/rss`)) })),
+    cached('/rss', async () => ({ status: 200, type: 'application/rss+xml; charset=utf-8', body: renderRss(feedOf((await current()).siteName, (await repo.history(db, 1, FEED_SIZE)).rows, `${site.publicUrl}/rss`)) })),
   );
   app.get(
     '/atom',
     { schema: { hide: true } },
-    cached('/atom', async () => ({ status: 200, type: 'application/atom+xml; charset=utf-8', body: renderAtom(feedOf((await repo.history(db, 1, FEED_SIZE)).rows, `${site.publicUrl}/atom`)) })),
+    cached('/atom', async () => ({ status: 200, type: 'application/atom+xml; charset=utf-8', body: renderAtom(feedOf((await current()).siteName, (await repo.history(db, 1, FEED_SIZE)).rows, `${site.publicUrl}/atom`)) })),
   );
 
   handle.current = {
