@@ -27,6 +27,7 @@ import type { MetricsService } from './features/metrics/metrics.service.js';
 import { schedulesRoutes } from './features/schedules/schedules.routes.js';
 import type { SchedulesService } from './features/schedules/schedules.service.js';
 import { subscribersRoutes } from './features/subscribers/subscribers.routes.js';
+import { createVerificationSender } from './features/notifications/notifications.verify.js';
 import type { SubscribersService } from './features/subscribers/subscribers.service.js';
 import { STATUS_CACHE_TTL_MS, systemRoutes } from './features/system/system.routes.js';
 import type { SystemService, SystemStatus } from './features/system/system.service.js';
@@ -48,6 +49,8 @@ import { createAuditStage } from './http/audit-stage.js';
 import { createAuditRepo } from './features/audit/audit.repo.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
 import { keysRoutes } from './features/keys/keys.routes.js';
+import { webhooksRoutes } from './features/webhooks/webhooks.routes.js';
+import { createWebhooksService } from './features/webhooks/webhooks.service.js';
 import { healthRoutes } from './features/system/health.routes.js';
 import type { KeysService } from './features/keys/keys.service.js';
 import type { AuditBatcher } from './features/audit/audit.batcher.js';
@@ -57,6 +60,8 @@ import type { Clock } from './infra/clock.js';
 import { createPageCache, type PageCache } from './features/status-page/status-page.cache.js';
 import { statusPagePlugin, type StatusPageHandle } from './features/status-page/status-page.plugin.js';
 import { dashboardPlugin } from './features/dashboard/dashboard.plugin.js';
+import { notificationPages } from './features/dashboard/dashboard.notifications.js';
+import { createQueue, type Queue } from './infra/queue.js';
 import { overviewPages } from './features/dashboard/dashboard.overview.js';
 import { keysPages } from './features/dashboard/dashboard.keys.js';
 import { auditPages } from './features/dashboard/dashboard.audit.js';
@@ -66,6 +71,7 @@ import { schedulePages } from './features/dashboard/dashboard.schedules.js';
 import { metricPages } from './features/dashboard/dashboard.metrics.js';
 import { subscriberPages } from './features/dashboard/dashboard.subscribers.js';
 import { settingsPages } from './features/dashboard/dashboard.settings.js';
+import { webhookPages } from './features/dashboard/dashboard.webhooks.js';
 import type { UsersService } from './features/users/users.service.js';
 import { createSessions, type SessionPolicy } from './features/users/users.sessions.js';
 import { createPageSettingsService, type PageSettingsService } from './features/settings/settings.service.js';
@@ -95,6 +101,8 @@ export interface AppDeps {
     /** Where the audit checkpoint signing key is: the dashboard checks checkpoints with its public half. */
     auditSigningKey: string | null;
     dataDir: string;
+    /** Outbound webhooks may target private, loopback and link-local addresses (CACHET_WEBHOOK_ALLOW_PRIVATE). */
+    webhookAllowPrivate: boolean;
   };
   logger: Logger;
   database: Database;
@@ -124,6 +132,8 @@ export interface AppDeps {
   system: SystemService;
   /** The status page's render cache (made here when not given); API writes invalidate it. */
   pageCache?: PageCache;
+  /** The background job queue (the dashboard's held notifications); made here over the database when not given. */
+  queue?: Queue;
   /** Dashboard users and the pepper their sessions' digests (and cookie signatures) are keyed with. */
   dashboard: { users: UsersService; pepper: Buffer; sessionPolicy: SessionPolicy };
   /** The status page's editable settings (made here from config's values when not given). */
@@ -402,11 +412,15 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   metricsRoutes(app, { ...shared, metrics: deps.metrics });
   metricPointsRoutes(app, { ...shared, metricPoints: deps.metricPoints });
   schedulesRoutes(app, { ...shared, schedules: deps.schedules });
-  subscribersRoutes(app, { ...shared, subscribers: deps.subscribers });
+  // The site name is read at send time: the status page's settings (app.statusPage, decorated below) may change it.
+  const sendVerification = createVerificationSender({ pepper: deps.dashboard.pepper, clock, publicUrl: config.publicUrl, siteName: async (db) => (await app.statusPage.settings.get(db)).siteName });
+  subscribersRoutes(app, { ...shared, subscribers: deps.subscribers, sendVerification });
   componentGroupsRoutes(app, { ...shared, groups: deps.componentGroups });
   auditRoutes(app, { ...shared, repo: createAuditRepo(), clock });
   healthRoutes(app, { db: database.db, redisState: deps.redisState ?? (() => 'off') });
   keysRoutes(app, { ...shared, keys: deps.keys, clock, keysChanged: deps.keysChanged ?? (() => undefined) });
+  const webhooks = createWebhooksService({ clock, allowPrivate: config.webhookAllowPrivate });
+  webhooksRoutes(app, { ...shared, webhooks, clock });
 
   // The public status page: its own encapsulated context (headers, views, HTML error pages). Its
   // editable settings (config's values until changed) are read at each render; after a change,
@@ -422,6 +436,11 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
       cache: pageCache,
       settings: pageSettings,
       site: { publicUrl: config.publicUrl, timezone: config.timezone },
+      subscribers: deps.subscribers,
+      sendVerification,
+      writer: deps.audit.writer,
+      limiter: deps.rateLimiter,
+      pepper: deps.dashboard.pepper,
     }, pages),
   );
 
@@ -453,8 +472,10 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
         incidentPages(deps),
         schedulePages(deps),
         metricPages(deps),
-        subscriberPages(deps),
+        subscriberPages({ ...deps, sendVerification }),
+        webhookPages({ webhooks }),
         settingsPages({ pageSettings }),
+        notificationPages(deps.queue ?? createQueue({ db: database.db, dialect: database.dialect, clock })),
       ],
     }),
   );

@@ -72,6 +72,12 @@ export interface Config {
   sessionIdleMs: number;
   /** A dashboard session ends this long after sign-in (CACHET_SESSION_MAX, 12h). */
   sessionMaxMs: number;
+  /** Notifying writes (incidents, maintenance, status changes) one key may make per hour before their notifications are held (CACHET_NOTIFY_BUDGET, 20). */
+  notifyBudget: number;
+  /** How often an idle instance looks for due background jobs (CACHET_JOB_POLL_MS, 1000). */
+  jobPollMs: number;
+  /** How long a job taken by an instance is its own; a job of an instance that died is taken again after this (CACHET_JOB_LEASE, 30s). */
+  jobLeaseMs: number;
   /** The status page's title (`CACHET_SITE_NAME`). */
   siteName: string;
   /** Markdown shown on the status page under the overall status (`CACHET_ABOUT`); raw HTML in it is shown as text. */
@@ -80,6 +86,10 @@ export interface Config {
   stylesheetUrl: string | null;
   /** Language of the dates on the status page, a BCP 47 tag (`CACHET_LOCALE`). */
   locale: string;
+  /** Where notification mail is sent (`SMTP_URL[_FILE]`, `smtp://` or `smtps://`); null: notifications are recorded but not sent. */
+  smtpUrl: string | null;
+  /** The From of every mail (`CACHET_MAIL_FROM`); `Cachet <noreply@HOST>`, HOST the public URL's, by default. */
+  mailFrom: string;
 }
 
 /**
@@ -259,6 +269,32 @@ function stylesheetUrl(raw: string | undefined): string | null {
   return url.href;
 }
 
+/** `SMTP_URL`: an `smtp://` or `smtps://` URL (credentials and options in it, as nodemailer reads them), or unset. */
+function smtpUrl(raw: string | undefined): string | null {
+  const value = (raw ?? '').trim();
+  if (value === '') return null;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError('SMTP_URL must be an smtp:// or smtps:// URL such as smtps://user:pass@mail.example.com:465');
+  }
+  // The value is not repeated: it may hold a password.
+  if ((url.protocol !== 'smtp:' && url.protocol !== 'smtps:') || url.hostname === '') throw new ConfigError('SMTP_URL must be an smtp:// or smtps:// URL such as smtps://user:pass@mail.example.com:465');
+  return value;
+}
+
+/** `CACHET_MAIL_FROM`: one address, bare or as `Name <address>`; `Cachet <noreply@HOST>` by default. */
+function mailFrom(raw: string | undefined, publicUrl: string): string {
+  const value = (raw ?? '').trim();
+  if (value === '') return `Cachet <noreply@${new URL(publicUrl).hostname.replace(/^\[(.*)\]$/, '$1')}>`;
+  // A line break would start another header; the address is checked by the SMTP server.
+  if (/[\r\n]/.test(value) || !/^(?:[^<>@]*<[^<>\s@]+@[^<>\s@]+>|[^<>\s@]+@[^<>\s@]+)$/.test(value)) {
+    throw new ConfigError(`CACHET_MAIL_FROM must be an address such as noreply@example.com or "Status <noreply@example.com>", got "${value}"`);
+  }
+  return value;
+}
+
 /** `CACHET_AUDIT_SINK`: unset or blank is no sink. */
 export function parseAuditSink(raw: string | undefined): AuditSinkTarget | null {
   const value = raw?.trim() ?? '';
@@ -302,6 +338,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (host === '') throw new ConfigError('HOST must not be empty');
   const port = integer(env, 'PORT', 8000, 0, 65535);
   const secretFiles: string[] = [];
+  const base = publicUrl(env, host, port);
   return {
     port,
     host,
@@ -319,7 +356,7 @@ export function loadConfig(env: Env = process.env): Config {
     keyMaxTtlMs,
     keyDefaultTtlMs: keyMaxTtlMs === null ? ninetyDays : Math.min(ninetyDays, keyMaxTtlMs),
     timezone,
-    publicUrl: publicUrl(env, host, port),
+    publicUrl: base,
     perPageMax: integer(env, 'CACHET_PER_PAGE_MAX', 1000, 1, 100_000),
     keyRevisionPollMs: integer(env, 'CACHET_KEY_POLL_MS', 500, 50, 60_000),
     auditSigningKey: auditSigningKey(env, dataDir, secretFiles),
@@ -340,5 +377,10 @@ export function loadConfig(env: Env = process.env): Config {
     keyExpiryCheckMs: 60_000,
     sessionIdleMs: durationSetting(env, 'CACHET_SESSION_IDLE', '30m'),
     sessionMaxMs: durationSetting(env, 'CACHET_SESSION_MAX', '12h'),
+    notifyBudget: integer(env, 'CACHET_NOTIFY_BUDGET', 20, 0, 1_000_000),
+    jobPollMs: integer(env, 'CACHET_JOB_POLL_MS', 1000, 10, 60_000),
+    jobLeaseMs: durationSetting(env, 'CACHET_JOB_LEASE', '30s'),
+    smtpUrl: smtpUrl(secret(env, 'SMTP_URL', secretFiles)),
+    mailFrom: mailFrom(env.CACHET_MAIL_FROM, base),
   };
 }

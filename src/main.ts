@@ -4,6 +4,11 @@ import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import { buildApp, type AppDeps } from './app.js';
 import { createSessions } from './features/users/users.sessions.js';
+import { createPageSettingsService } from './features/settings/settings.service.js';
+import { createNotificationJoiner } from './features/notifications/notifications.joiner.js';
+import { createMailer } from './features/notifications/notifications.mailer.js';
+import { notificationJobs } from './features/notifications/notifications.worker.js';
+import { createQueue, createWorker, type Queue, type Worker } from './infra/queue.js';
 import type { Config } from './config.js';
 import { sqliteFiles, type Database } from './db/database.js';
 import { auditWriterFor, checkpointerFor, keysAdminFor, keysServiceFor, openMigratedDatabase, rotationSchedulerFor, usersServiceFor, VERSION } from './compose.js';
@@ -59,6 +64,8 @@ export interface Server {
   /** Ships the audit trail to `CACHET_AUDIT_SINK`; null when no sink is configured. */
   auditShipper: AuditShipper | null;
   verifier: KeyVerifier;
+  /** The background job queue and this instance's worker (notifications). */
+  jobs: { queue: Queue; worker: Worker };
   /** Scheduled key rotation; its timer runs every `keyRotationIntervalMs`. */
   rotation: RotationScheduler;
   /** Logs keys newly inside the expiry warning window and audits keys newly expired (the timer's work, run now). */
@@ -95,6 +102,28 @@ export async function createServer(
   };
   const limits = sharedStateFor(config, logger);
   await limits.ready;
+  // Notifications: changes enqueue their fan-out in their own transaction (the joiner); this
+  // instance's worker (every instance runs one) delivers mails and webhooks from the queue.
+  const pageSettings = createPageSettingsService({ defaults: { siteName: config.siteName, about: config.about, stylesheetUrl: config.stylesheetUrl, locale: config.locale } });
+  const queue = createQueue({ db: database.db, dialect: database.dialect, clock, leaseMs: config.jobLeaseMs });
+  const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, logger });
+  const worker = createWorker({
+    queue,
+    handlers: notificationJobs({
+      db: database.db,
+      clock,
+      pepper: config.pepper,
+      publicUrl: config.publicUrl,
+      siteName: async () => (await pageSettings.get(database.db)).siteName,
+      mailer,
+      webhooks: { db: database.db, clock, allowPrivate: config.webhookAllowPrivate, timeoutMs: config.deliveryTimeoutMs, logger, writer: auditWriter },
+      logger,
+    }),
+    concurrency: 8,
+    pollMs: config.jobPollMs,
+    onError: (err, job) => logger.warn({ err, jobId: job?.id, kind: job?.kind, attempts: job?.attempts }, job ? `background job ${job.id} (${job.kind}) failed` : 'background job queue unavailable'),
+  });
+  const notificationJoiner = createNotificationJoiner({ clock, publicUrl: config.publicUrl, budgetPerHour: config.notifyBudget, writer: auditWriter, logger, wake: () => worker.wake() });
   const deps: AppDeps = {
     audit,
     rateLimiter: limits.limiter,
@@ -121,7 +150,9 @@ export async function createServer(
     incidentTemplates,
     system: createSystemService({ componentsRepo, unresolvedIncidents: incidentsRepo.countUnresolved }),
     subscribers: createSubscribersService({ repo: createSubscribersRepo(), clock }),
-    transactionJoiners,
+    transactionJoiners: [...transactionJoiners, notificationJoiner],
+    pageSettings,
+    queue,
     dashboard: { users: usersServiceFor(database, config, clock), pepper: config.pepper, sessionPolicy: { idleMs: config.sessionIdleMs, absoluteMs: config.sessionMaxMs } },
   };
   const app = await buildApp(deps);
@@ -129,6 +160,7 @@ export async function createServer(
   await verifier.start(config.keyRevisionPollMs, onError);
   await limits.bus.subscribe(() => verifier.invalidate());
   usage.start(10_000, onError);
+  worker.start();
   const auditShipper = config.auditSink
     ? createAuditShipper({
         database,
@@ -179,9 +211,12 @@ export async function createServer(
     verifier,
     rotation,
     flushKeyUsage: () => usage.flush(),
+    jobs: { queue, worker },
     async close() {
       clearInterval(expiryTimer);
       await sweeping;
+      await worker.stop();
+      mailer.close();
       verifier.stop();
       await rotation.stop();
       await checkpoints.stop();

@@ -62,6 +62,7 @@ const groups: Record<string, () => Promise<(program: Command) => void>> = {
   keys: async () => (await import('./keys.js')).keysCommand,
   audit: async () => (await import('./audit.js')).auditCommand,
   users: async () => (await import('./users.js')).usersCommand,
+  notifications: async () => (await import('./notifications.js')).notificationsCommand,
 };
 const named = process.argv[2];
 for (const [name, load] of Object.entries(groups)) {

@@ -9,6 +9,7 @@ import { rotationPolicies } from './migrations/0005_rotation_policies.js';
 import { keyLimits } from './migrations/0006_key_limits.js';
 import { componentStatusHistory } from './migrations/0007_component_status_history.js';
 import { dashboardUsers } from './migrations/0008_dashboard_users.js';
+import { notifications } from './migrations/0009_notifications.js';
 
 function provider(database: Database): MigrationProvider {
   return {
@@ -22,6 +23,7 @@ function provider(database: Database): MigrationProvider {
         '0006_key_limits': keyLimits(),
         '0007_component_status_history': componentStatusHistory(database.dialect),
         '0008_dashboard_users': dashboardUsers(database.dialect),
+        '0009_notifications': notifications(database.dialect),
       };
     },
   };

@@ -55,6 +55,64 @@ export interface ApiKeyTable {
   owner_user_id: Generated<number | null>;
 }
 
+/** A unit of background work (a notification's fan-out, one mail, one webhook delivery). */
+export interface JobTable {
+  id: Generated<number>;
+  kind: string;
+  /** JSON. */
+  payload: string;
+  /** Unique when set: the same unit of work is enqueued once. */
+  dedupe: string | null;
+  status: 'ready' | 'held' | 'done' | 'dead' | 'dropped';
+  run_at: string;
+  attempts: Generated<number>;
+  /** The instance working on it, until `locked_until` (then anyone may take it again). */
+  locked_by: Generated<string | null>;
+  locked_until: Generated<string | null>;
+  last_error: Generated<string | null>;
+  /** The key whose write caused it. */
+  key_id: number | null;
+  created_at: string;
+  updated_at: string;
+  done_at: Generated<string | null>;
+}
+
+/** An outbound webhook target. */
+export interface WebhookTable {
+  id: Generated<number>;
+  name: string;
+  url: string;
+  /** JSON list of event types, or `["*"]`. */
+  events: string;
+  /**
+   * JSON list of signing secrets, newest first: `{secret: "whsec_…", created_at, expires_at|null}` (ISO times;
+   * `expires_at` set by a rotation, after which the secret stops signing). They must sign, so they are
+   * stored as they are, and never shown after they are made.
+   */
+  secrets: string;
+  enabled: number;
+  /** Failed deliveries in a row. */
+  failures: Generated<number>;
+  disabled_at: Generated<string | null>;
+  disabled_reason: Generated<string | null>;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One attempt to deliver one event to one webhook. */
+export interface WebhookDeliveryTable {
+  id: Generated<number>;
+  webhook_id: number;
+  event_id: string;
+  event_type: string;
+  attempt: number;
+  status: number | null;
+  error: string | null;
+  response: string | null;
+  duration_ms: number;
+  at: string;
+}
+
 /** A dashboard user. */
 export interface UserTable {
   id: Generated<number>;
@@ -320,4 +378,7 @@ export interface DB {
   audit_cursors: AuditCursorTable;
   users: UserTable;
   sessions: SessionTable;
+  jobs: JobTable;
+  webhooks: WebhookTable;
+  webhook_deliveries: WebhookDeliveryTable;
 }

@@ -28,6 +28,7 @@ export const OPENAPI_TAGS: ReadonlyArray<{ name: string; description: string }> 
   { name: 'Schedules', description: 'Scheduled maintenance (Cachet 2.4).' },
   { name: 'Subscribers', description: 'Subscribers and their subscriptions (Cachet 2.4). Never visible to guests.' },
   { name: 'Keys', description: 'Scoped API keys: list, create (token shown once), update, revoke, rotate, and the unauthenticated leak report. A key can never create or manage a key stronger than itself.' },
+  { name: 'Webhooks', description: 'Outbound webhooks: signed notification deliveries (Standard Webhooks), secret rotation with a grace, and the delivery log. The signing secret is shown once.' },
   { name: 'Audit', description: 'The tamper-evident audit trail and per-key usage.' },
 ];
 

@@ -1,5 +1,5 @@
 /**
- * Outbound HTTP for webhooks (key delivery, later notifications): the host is resolved once, the
+ * Outbound HTTP for webhooks (key delivery, notifications): the host is resolved once, the
  * address is checked against private, loopback and link-local ranges (unless allowed), and the
  * connection goes to exactly that address, so a DNS answer cannot change between check and use.
  */
@@ -36,6 +36,20 @@ export interface PostOptions {
 
 /** POSTs `body` to `url` with `headers`; resolves with the response status (the body is discarded), rejects with an OutboundError. */
 export async function postTo(url: URL, body: string, headers: Record<string, string>, options: PostOptions): Promise<number> {
+  return (await postForAnswer(url, body, headers, options)).status;
+}
+
+/** Most characters of a response body kept (a delivery log shows the start of what a consumer said). */
+export const ANSWER_CHARACTERS = 1000;
+
+/** What a target answered: its status and the start of its body (at most ANSWER_CHARACTERS, NUL characters dropped). */
+export interface OutboundAnswer {
+  status: number;
+  body: string;
+}
+
+/** As `postTo`, but resolves with the status and the start of the response body. */
+export async function postForAnswer(url: URL, body: string, headers: Record<string, string>, options: PostOptions): Promise<OutboundAnswer> {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new OutboundError(`${url.protocol} is not http or https`);
   const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
   let resolved: { address: string; family: number };
@@ -54,7 +68,7 @@ export async function postTo(url: URL, body: string, headers: Record<string, str
   };
   // Loaded here, not with this module: node:http alone costs a CLI command that delivers nothing some 10 MB on Node 24.
   const client = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
-  return new Promise<number>((resolve, reject) => {
+  return new Promise<OutboundAnswer>((resolve, reject) => {
     // Settles once, whichever comes first: the response's end, an error, the timeout or a closed socket.
     let settled = false;
     const settle = (outcome: () => void) => {
@@ -67,8 +81,20 @@ export async function postTo(url: URL, body: string, headers: Record<string, str
       url,
       { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers }, lookup: pinned, agent: false },
       (response) => {
-        response.resume();
-        response.on('end', () => settle(() => resolve(response.statusCode ?? 0)));
+        // Enough bytes for ANSWER_CHARACTERS characters of UTF-8; the rest is read and dropped.
+        const kept: Buffer[] = [];
+        let keptBytes = 0;
+        response.on('data', (chunk: Buffer) => {
+          if (keptBytes >= ANSWER_CHARACTERS * 4) return;
+          kept.push(chunk.subarray(0, ANSWER_CHARACTERS * 4 - keptBytes));
+          keptBytes += kept[kept.length - 1]!.length;
+        });
+        const answer = (): OutboundAnswer => ({
+          status: response.statusCode ?? 0,
+          // NUL characters are dropped: PostgreSQL text cannot hold them.
+          body: [...Buffer.concat(kept).toString('utf8').replaceAll('\u0000', '')].slice(0, ANSWER_CHARACTERS).join(''),
+        });
+        response.on('end', () => settle(() => resolve(answer())));
         response.on('error', (err) => settle(() => reject(new OutboundError(`response failed: ${err.message}`))));
         response.on('close', () => settle(() => reject(new OutboundError(`the connection to ${url.host} closed before the answer ended`))));
       },

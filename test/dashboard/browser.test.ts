@@ -239,7 +239,7 @@ describe('dashboard in Chromium', { skip: CHROMIUM ? false : 'chromium is not on
     const pages = [
       '/dashboard', '/dashboard/keys', '/dashboard/keys/new', `/dashboard/keys/${keyId}`, '/dashboard/audit', '/dashboard/incidents', '/dashboard/incidents/new',
       '/dashboard/templates', '/dashboard/templates/new', '/dashboard/components', '/dashboard/components/new', '/dashboard/components/groups', '/dashboard/components/groups/new',
-      '/dashboard/schedules', '/dashboard/schedules/new', '/dashboard/metrics', '/dashboard/metrics/new', '/dashboard/subscribers', '/dashboard/settings', '/dashboard/account',
+      '/dashboard/schedules', '/dashboard/schedules/new', '/dashboard/metrics', '/dashboard/metrics/new', '/dashboard/subscribers', '/dashboard/webhooks', '/dashboard/webhooks/new', '/dashboard/notifications', '/dashboard/settings', '/dashboard/account',
     ];
     for (const [list, pattern] of [['/dashboard/audit', /^\/dashboard\/audit\/\d+$/], ['/dashboard/incidents', /^\/dashboard\/incidents\/\d+$/], ['/dashboard/components', /^\/dashboard\/components\/\d+$/]] as const) {
       const found = await ids(list, pattern);

@@ -58,10 +58,15 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     keyExpiryCheckMs: 3_600_000,
     sessionIdleMs: 30 * 60_000,
     sessionMaxMs: 12 * 3_600_000,
+    notifyBudget: 1000,
+    jobPollMs: 50,
+    jobLeaseMs: 30_000,
     siteName: 'Cachet',
     about: '',
     stylesheetUrl: null,
     locale: 'en',
+    smtpUrl: null,
+    mailFrom: 'Cachet <noreply@status.test>',
     ...overrides,
   };
 }

@@ -45,7 +45,7 @@ export type CreateComponentInput = Static<typeof CreateComponentBody>;
 /** Every create field, optional (a PUT changes only what it names), plus `silent`. */
 export const UpdateComponentBody = Type.Object({
   ...Type.Partial(CreateComponentBody).properties,
-  silent: Type.Optional(Type.Boolean({ description: 'Accepted for Cachet clients; there are no notifications to silence yet.' })),
+  silent: Type.Optional(Type.Boolean({ description: 'true: a status change is not told to subscribers and webhooks.' })),
 });
 export type UpdateComponentInput = Static<typeof UpdateComponentBody>;
 

@@ -8,6 +8,7 @@ import { validationError } from '../../http/errors.js';
 import type { ComponentsService } from '../components/components.service.js';
 import { CreateSubscriberBody } from '../subscribers/subscribers.schema.js';
 import type { SubscribersService } from '../subscribers/subscribers.service.js';
+import type { SendVerification } from '../notifications/notifications.verify.js';
 import { DASHBOARD_ZONE, bodyChecker, everything, form, notFound, pageOf, pagerOf, submit, type Input } from './dashboard.content-forms.js';
 import { field, fields, idParam, type Kit } from './dashboard.kit.js';
 
@@ -15,6 +16,8 @@ export interface SubscriberPagesDeps {
   subscribers: SubscribersService;
   /** For the component checkboxes and the names in the list. */
   components: ComponentsService;
+  /** Enqueues the verification mail of a subscriber added unverified (as the API does). */
+  sendVerification: SendVerification;
 }
 
 const checkSubscriber = bodyChecker(CreateSubscriberBody);
@@ -37,7 +40,8 @@ function subscriberInput(body: unknown): Input {
 }
 
 /** The subscribers page group (section `subscribers`). */
-export function subscriberPages({ subscribers, components }: SubscriberPagesDeps) {
+export function subscriberPages(deps: SubscriberPagesDeps) {
+  const { subscribers, components } = deps;
   return (app: FastifyInstance, kit: Kit): void => {
     const { db } = kit;
 
@@ -71,6 +75,7 @@ export function subscriberPages({ subscribers, components }: SubscriberPagesDeps
           // A refusal is thrown inside the transaction, as the API does, so nothing of it commits.
           const outcome = await subscribers.subscribe(trx, input);
           if (!outcome.ok) throw validationError(outcome.details);
+          if (outcome.created && outcome.subscriber.verified_at === null) await deps.sendVerification(trx, outcome.subscriber);
           return outcome;
         }),
       );
@@ -79,7 +84,7 @@ export function subscriberPages({ subscribers, components }: SubscriberPagesDeps
         return listPage(request, reply, values, result.errors, 400);
       }
       const { created, subscriber } = result.value;
-      return kit.done(reply, '/dashboard/subscribers', created ? { kind: 'ok', text: `${subscriber.email} subscribed.` } : { kind: 'error', text: `${subscriber.email} was subscribed already: nothing changed.` });
+      return kit.done(reply, '/dashboard/subscribers', created ? { kind: 'ok', text: subscriber.verified_at === null ? `${subscriber.email} subscribed: a verification mail is on its way.` : `${subscriber.email} subscribed.` } : { kind: 'error', text: `${subscriber.email} was subscribed already: nothing changed.` });
     });
 
     app.post('/dashboard/subscribers/:id/delete', { schema: { hide: true } }, async (request, reply) => {

@@ -109,16 +109,22 @@ export function signingKey(secret: string): Buffer {
   return Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
 }
 
-/** The signature headers of a webhook body sent at `unixSeconds` with message id `id`. */
-export function webhookSignatures(secret: string, id: string, unixSeconds: number, body: string): Record<string, string> {
-  const key = signingKey(secret);
-  const standard = createHmac('sha256', key).update(`${id}.${unixSeconds}.${body}`).digest('base64');
-  const cachet = createHmac('sha256', key).update(`${unixSeconds}.${body}`).digest('hex');
+/**
+ * The signature headers of a webhook body sent at `unixSeconds` with message id `id`, signed with
+ * each of `secrets` (several during a secret rotation, in the order given): Standard Webhooks'
+ * `webhook-signature` lists them space-separated (`v1,<b64> v1,<b64>`), `X-Cachet-Signature`
+ * comma-separated (`t=<unix>,v1=<hex>,v1=<hex>`); a consumer accepts any one that verifies.
+ */
+export function webhookSignatures(secrets: string | readonly string[], id: string, unixSeconds: number, body: string): Record<string, string> {
+  const keys = (typeof secrets === 'string' ? [secrets] : secrets).map(signingKey);
+  if (keys.length === 0) throw new Error('a webhook needs at least one signing secret');
+  const standard = keys.map((key) => `v1,${createHmac('sha256', key).update(`${id}.${unixSeconds}.${body}`).digest('base64')}`);
+  const cachet = keys.map((key) => `v1=${createHmac('sha256', key).update(`${unixSeconds}.${body}`).digest('hex')}`);
   return {
     'webhook-id': id,
     'webhook-timestamp': String(unixSeconds),
-    'webhook-signature': `v1,${standard}`,
-    'x-cachet-signature': `t=${unixSeconds},v1=${cachet}`,
+    'webhook-signature': standard.join(' '),
+    'x-cachet-signature': `t=${unixSeconds},${cachet.join(',')}`,
   };
 }
 

@@ -37,7 +37,7 @@ export const CreateScheduleBody = Type.Object({
   scheduled_at: dateText(`When the maintenance starts: ${DATE_FORMS}.`, 1),
   completed_at: Type.Optional(dateText(`When it ended: ${DATE_FORMS}.`)),
   components: Type.Optional(components),
-  notify: Type.Optional(Type.Boolean({ description: 'Accepted and ignored (no subscriber notifications yet).' })),
+  notify: Type.Optional(Type.Boolean({ description: 'false: subscribers and webhooks are not told of this maintenance (default true).' })),
 });
 export type CreateScheduleInput = Static<typeof CreateScheduleBody>;
 
@@ -48,7 +48,7 @@ export const UpdateScheduleBody = Type.Object({
   scheduled_at: Type.Optional(dateText(DATE_FORMS)),
   completed_at: Type.Optional(dateText(`${DATE_FORMS}; an empty string clears it.`)),
   components: Type.Optional(components),
-  notify: Type.Optional(Type.Boolean({ description: 'Accepted and ignored.' })),
+  notify: Type.Optional(Type.Boolean({ description: 'false: subscribers and webhooks are not told of this change (default true).' })),
 });
 export type UpdateScheduleInput = Static<typeof UpdateScheduleBody>;
 

@@ -2,7 +2,8 @@
  * The public status page: server-rendered HTML (Eta, escaping by default) and the incident feeds,
  * as an encapsulated Fastify plugin with its own security headers and error pages. Guests' view only:
  * disabled components, hidden groups and hidden incidents appear nowhere. Pages need no key and are
- * not audited.
+ * not audited; the subscription pages (subscribe, verify, manage, unsubscribe) change subscribers,
+ * and those changes are audited with the visitor as an anonymous actor.
  */
 import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
@@ -17,13 +18,21 @@ import type { Executor } from '../../db/database.js';
 import { isStoreUnavailable } from '../../db/errors.js';
 import type { DB } from '../../db/schema.js';
 import type { Clock } from '../../infra/clock.js';
+import { RateLimitUnavailable, type RateLimiter } from '../../infra/rate-limit.js';
 import { toStoredTime } from '../../infra/time.js';
+import { createAudited } from '../audit/audited.js';
+import type { AuditContext } from '../audit/audit.types.js';
+import type { AuditWriter } from '../audit/audit.writer.js';
 import { createComponentGroupsRepo } from '../component-groups/component-groups.repo.js';
 import { createComponentsRepo } from '../components/components.repo.js';
 import { COMPONENT_STATUS_NAMES } from '../components/components.schema.js';
 import { INCIDENT_STATUS_NAMES } from '../incidents/incidents.schema.js';
 import { SCHEDULE_STATUS_NAMES } from '../schedules/schedules.schema.js';
+import { checkManageLink, checkUnsubscribeLink, checkVerifyLink, LINK_PATHS, manageLink, unsubscribeLink } from '../notifications/notifications.links.js';
+import type { SendVerification } from '../notifications/notifications.verify.js';
 import type { PageSettings, PageSettingsService } from '../settings/settings.service.js';
+import { MAX_COMPONENTS } from '../subscribers/subscribers.schema.js';
+import { normaliseEmail, type SubscribersService } from '../subscribers/subscribers.service.js';
 import type { SystemService } from '../system/system.service.js';
 import { renderAtom, renderRss, type Feed } from './feeds.js';
 import type { PageCache, RenderedPage } from './status-page.cache.js';
@@ -37,6 +46,8 @@ export const HISTORY_PER_PAGE = 20;
 const FEED_SIZE = 50;
 /** Browsers and proxies may reuse a page this long (seconds) before revalidating with its ETag. */
 const MAX_AGE_S = 10;
+/** Subscribe requests one client address may send per hour. */
+export const SUBSCRIBE_LIMIT_PER_HOUR = 10;
 
 /** The deployment's settings the pages use (from the environment, fixed while the server runs). */
 export interface SiteSettings {
@@ -63,6 +74,16 @@ export interface StatusPageDeps {
   /** Read at every render; a change shows once the cache is invalidated (or within its TTL). */
   settings: PageSettingsSource;
   cache: PageCache;
+  /** Subscribers: created, verified, changed and removed from the subscription pages. */
+  subscribers: SubscribersService;
+  /** Enqueues a new subscriber's verification mail in the caller's transaction. */
+  sendVerification: SendVerification;
+  /** Writes the audit events of the subscription pages' changes (anonymous actor). */
+  writer: AuditWriter;
+  /** Throttles the subscribe form per client address. */
+  limiter: RateLimiter;
+  /** Keys the signed subscriber links (verify, manage, unsubscribe). */
+  pepper: Buffer;
 }
 
 declare module 'fastify' {
@@ -323,7 +344,12 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
 
   app.setErrorHandler(async (error: Error & { statusCode?: number; validation?: unknown }, request, reply) => {
     if (error instanceof PageNotFound || error.validation) return send(request, reply, await cache.get('404', renderNotFound));
-    const unavailable = isStoreUnavailable(error);
+    // A request the page cannot take (a body too large or of a type no parser reads) is the client's error.
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      const body = await page(latest, 'error', `Bad request · ${latest.siteName}`, { status: error.statusCode, heading: 'Bad request', text: 'The request could not be understood.' }, error.statusCode);
+      return reply.code(error.statusCode).header('cache-control', 'no-store').type(body.type).send(body.body);
+    }
+    const unavailable = isStoreUnavailable(error) || error instanceof RateLimitUnavailable;
     request.log.error({ err: error }, unavailable ? 'database unavailable' : 'status page failed');
     const status = unavailable ? 503 : 500;
     if (unavailable) reply.header('retry-after', '5');
@@ -386,6 +412,205 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
     { schema: { hide: true } },
     cached('/atom', async () => ({ status: 200, type: 'application/atom+xml; charset=utf-8', body: renderAtom(feedOf((await current()).siteName, (await repo.history(db, 1, FEED_SIZE)).rows, `${site.publicUrl}/atom`)) })),
   );
+
+  // Subscriptions. The signed link is the credential of the verify, manage and unsubscribe pages
+  // (there is no session here, hence no CSRF token): their forms post back to the same signed URL.
+  const { subscribers, pepper } = deps;
+  const audited = createAudited(db, deps.writer);
+  const findSubscriber = (executor: Executor) => (id: number) => subscribers.find(executor, id);
+
+  /** The audit context of a visitor's request: anonymous, the path without its query (a signed link is a credential). */
+  function visitor(request: FastifyRequest): AuditContext {
+    const agent = request.headers['user-agent'];
+    return {
+      actor: { type: 'anonymous' },
+      requestId: request.id,
+      ip: request.clientIp || null,
+      userAgent: typeof agent === 'string' ? agent : null,
+      method: request.method,
+      path: request.url.split('?')[0] ?? request.url,
+    };
+  }
+
+  /** Sends a page made for one visitor: never stored by a cache, and no Referer carrying a signed link. */
+  function sendPrivate(request: FastifyRequest, reply: FastifyReply, rendered: PageRender) {
+    pageStylesheets.set(reply.raw, rendered.stylesheetUrl ?? null);
+    applyContentSecurityPolicy(request.raw, reply.raw, () => undefined);
+    reply.header('cache-control', 'no-store');
+    reply.header('referrer-policy', 'no-referrer');
+    return reply.code(rendered.status).type(rendered.type).send(rendered.body);
+  }
+
+  /** The components a visitor may choose: the ones guests see, named with their group's name. */
+  async function choosableComponents(): Promise<Array<{ id: number; name: string }>> {
+    const all = { page: 1, perPage: 100_000, sort: 'order', direction: 'asc' as const };
+    const { rows: components } = await componentsRepo.list(db, {}, all, { guest: true });
+    const groupNames = new Map((await groupsRepo.list(db, { visible: true }, all)).rows.map((g) => [g.id, g.name]));
+    return components.map((c) => ({ id: c.id, name: groupNames.has(c.group_id) ? `${groupNames.get(c.group_id)} · ${c.name}` : c.name }));
+  }
+
+  /** One form field as text; a repeated field gives its first value. */
+  function formField(body: unknown, name: string): string {
+    const value = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[name] : undefined;
+    const first = Array.isArray(value) ? (value as unknown[])[0] : value;
+    return typeof first === 'string' ? first : '';
+  }
+
+  /**
+   * The visitor's choice of components: `'all'`, or the chosen ids when each is one guests see;
+   * a message when the choice is not one the form offers.
+   */
+  function chosenComponents(body: unknown, choosable: ReadonlyArray<{ id: number }>): { ok: true; components: 'all' | number[] } | { ok: false; message: string } {
+    const raw = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).components : undefined;
+    const list = (Array.isArray(raw) ? (raw as unknown[]) : raw === undefined ? [] : [raw]).filter((v): v is string => typeof v === 'string');
+    const scope = formField(body, 'scope');
+    if (scope === 'all' || (scope === '' && list.length === 0)) return { ok: true, components: 'all' };
+    if (list.length === 0) return { ok: false, message: 'Choose at least one component, or all of them.' };
+    if (list.length > MAX_COMPONENTS) return { ok: false, message: 'Choose fewer components.' };
+    const known = new Set(choosable.map((c) => c.id));
+    const ids = [...new Set(list.map((v) => (/^[0-9]{1,10}$/.test(v) ? Number(v) : NaN)))];
+    if (!ids.every((id) => known.has(id))) return { ok: false, message: 'Choose among the components listed.' };
+    return { ok: true, components: ids };
+  }
+
+  /** The signed link's query as the page's forms post it back (only the link's own fields). */
+  function signedQuery(query: unknown): string {
+    const q = query as Record<string, string>;
+    const params = new URLSearchParams({ id: q.id! });
+    if (q.expires !== undefined) params.set('expires', q.expires);
+    params.set('sig', q.sig!);
+    return params.toString();
+  }
+
+  async function renderSubscribe(values: { email: string; scope: string; chosen: number[]; error: string | null }, status = 200) {
+    const settings = await current();
+    return page(settings, 'subscribe', `Subscribe · ${settings.siteName}`, { components: await choosableComponents(), ...values }, status);
+  }
+
+  async function renderLinkRefused() {
+    const settings = await current();
+    return page(settings, 'error', `Link not valid · ${settings.siteName}`, {
+      status: 400,
+      heading: 'This link is not valid',
+      text: 'The link has expired, was already replaced by a newer one, or was changed on the way. Nothing was changed. Subscribe again to get a new link.',
+    }, 400);
+  }
+
+  app.get('/subscribe', { schema: { hide: true } }, cached('/subscribe', () => renderSubscribe({ email: '', scope: 'all', chosen: [], error: null })));
+
+  app.post('/subscribe', { schema: { hide: true } }, async (request, reply) => {
+    const decision = await deps.limiter.consume(`subscribe:${request.clientIp}`, SUBSCRIBE_LIMIT_PER_HOUR, 3600);
+    if (!decision.allowed) {
+      const settings = await current();
+      const minutes = Math.max(1, Math.ceil(decision.resetMs / 60_000));
+      reply.header('retry-after', String(Math.ceil(decision.resetMs / 1000)));
+      return sendPrivate(request, reply, await page(settings, 'error', `Too many requests · ${settings.siteName}`, { status: 429, heading: 'Too many requests', text: `Too many subscription requests came from your address. Try again in ${minutes} minute(s).` }, 429));
+    }
+    const body = request.body;
+    const email = formField(body, 'email');
+    const choosable = await choosableComponents();
+    const choice = chosenComponents(body, choosable);
+    const shown = { email: email.slice(0, 320), scope: formField(body, 'scope') === 'some' ? 'some' : 'all', chosen: choice.ok && choice.components !== 'all' ? choice.components : [] };
+    const normalised = normaliseEmail(email);
+    if (normalised === null) return sendPrivate(request, reply, await renderSubscribe({ ...shown, error: 'Enter a valid email address.' }, 400));
+    if (!choice.ok) return sendPrivate(request, reply, await renderSubscribe({ ...shown, error: choice.message }, 400));
+    const components = choice.components;
+
+    const refused = await audited(visitor(request), async (trx) => {
+      const existing = await subscribers.findByEmail(trx, normalised);
+      if (existing) {
+        // A verified address is left as it is; the answer is the same, so the form never tells whether an address is subscribed.
+        if (existing.verified_at !== null) return null;
+        // Unverified: the new choice replaces the old, and a new code makes the earlier mail's link stop working.
+        const rotated = await subscribers.rotateCode(trx, existing.id);
+        const set = rotated && (await subscribers.setComponents(trx, existing.id, components));
+        if (!rotated || !set) return null;
+        if (!set.ok) return set.details.join(' ');
+        await deps.sendVerification(trx, set.subscriber);
+        return null;
+      }
+      const result = await subscribers.subscribe(trx, { email: normalised, ...(components === 'all' ? {} : { components }) });
+      if (!result.ok) return result.details.join(' ');
+      // Created meanwhile by another request: that request sends the mail.
+      if (result.created) await deps.sendVerification(trx, result.subscriber);
+      return null;
+    });
+    if (refused !== null) return sendPrivate(request, reply, await renderSubscribe({ ...shown, error: refused }, 400));
+    const settings = await current();
+    return sendPrivate(request, reply, await page(settings, 'subscribe-done', `Check your mail · ${settings.siteName}`, { state: 'sent' }));
+  });
+
+  app.get(LINK_PATHS.verify, { schema: { hide: true } }, async (request, reply) => {
+    const verified = await audited(visitor(request), async (trx) => {
+      const id = await checkVerifyLink(pepper, request.query, clock.now(), findSubscriber(trx));
+      return id === null ? null : subscribers.verify(trx, id);
+    });
+    if (!verified) return sendPrivate(request, reply, await renderLinkRefused());
+    const settings = await current();
+    return sendPrivate(request, reply, await page(settings, 'subscribe-done', `Subscribed · ${settings.siteName}`, { state: 'verified', manageUrl: manageLink(site.publicUrl, pepper, verified) }));
+  });
+
+  async function renderManage(request: FastifyRequest, id: number, notice: string | null, error: string | null, status = 200) {
+    const subscriber = await subscribers.find(db, id);
+    if (!subscriber) return renderLinkRefused();
+    const subscribed = await subscribers.componentsOf(db, id);
+    const settings = await current();
+    return page(settings, 'manage', `Your subscription · ${settings.siteName}`, {
+      email: subscriber.email,
+      verified: subscriber.verified_at !== null,
+      scope: subscriber.global === 1 ? 'all' : 'some',
+      chosen: subscriber.global === 1 ? [] : subscribed,
+      components: await choosableComponents(),
+      action: `${LINK_PATHS.manage}?${signedQuery(request.query)}`,
+      unsubscribeUrl: unsubscribeLink(site.publicUrl, pepper, subscriber),
+      notice,
+      error,
+    }, status);
+  }
+
+  app.get(LINK_PATHS.manage, { schema: { hide: true } }, async (request, reply) => {
+    const id = await checkManageLink(pepper, request.query, findSubscriber(db));
+    return sendPrivate(request, reply, id === null ? await renderLinkRefused() : await renderManage(request, id, null, null));
+  });
+
+  app.post(LINK_PATHS.manage, { schema: { hide: true } }, async (request, reply) => {
+    const choosable = await choosableComponents();
+    const outcome = await audited(visitor(request), async (trx) => {
+      const id = await checkManageLink(pepper, request.query, findSubscriber(trx));
+      if (id === null) return { id: null };
+      const choice = chosenComponents(request.body, choosable);
+      if (!choice.ok) return { id, error: choice.message };
+      const set = await subscribers.setComponents(trx, id, choice.components);
+      if (!set) return { id: null };
+      return set.ok ? { id, error: null } : { id, error: set.details.join(' ') };
+    });
+    if (outcome.id === null) return sendPrivate(request, reply, await renderLinkRefused());
+    const rendered = outcome.error === null ? await renderManage(request, outcome.id, 'Your choice is saved.', null) : await renderManage(request, outcome.id, null, outcome.error, 400);
+    return sendPrivate(request, reply, rendered);
+  });
+
+  app.get(LINK_PATHS.unsubscribe, { schema: { hide: true } }, async (request, reply) => {
+    const id = await checkUnsubscribeLink(pepper, request.query, findSubscriber(db));
+    if (id === null) return sendPrivate(request, reply, await renderLinkRefused());
+    const settings = await current();
+    return sendPrivate(request, reply, await page(settings, 'unsubscribe', `Unsubscribe · ${settings.siteName}`, { state: 'confirm', action: `${LINK_PATHS.unsubscribe}?${signedQuery(request.query)}` }));
+  });
+
+  // RFC 8058 one-click: a mail client POSTs `List-Unsubscribe=One-Click` to the link, but any body
+  // (or none, of any type) is taken, so this route reads no body at all.
+  await app.register(async (oneClick) => {
+    oneClick.removeAllContentTypeParsers();
+    oneClick.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 64 * 1024 }, (_request, _body, done) => done(null, undefined));
+    oneClick.post(LINK_PATHS.unsubscribe, { schema: { hide: true } }, async (request, reply) => {
+      const removed = await audited(visitor(request), async (trx) => {
+        const id = await checkUnsubscribeLink(pepper, request.query, findSubscriber(trx));
+        return id === null ? null : subscribers.remove(trx, id);
+      });
+      if (!removed) return sendPrivate(request, reply, await renderLinkRefused());
+      const settings = await current();
+      return sendPrivate(request, reply, await page(settings, 'unsubscribe', `Unsubscribed · ${settings.siteName}`, { state: 'done' }));
+    });
+  });
 
   handle.current = {
     async notFound(request, reply) {

@@ -10,6 +10,7 @@ import { itemEnvelope, listEnvelope, listParams, paginated } from '../../http/li
 import { IdParams, parseId } from '../../http/params.js';
 import { noContentWithErrors, withErrors } from '../../http/responses.js';
 import type { Transact } from '../../http/transact.js';
+import type { SendVerification } from '../notifications/notifications.verify.js';
 import { CreateSubscriberBody, SUBSCRIBER_SORTABLE, SubscriberListQuery, SubscriberSchema } from './subscribers.schema.js';
 import type { SubscribersService } from './subscribers.service.js';
 
@@ -18,12 +19,14 @@ export interface SubscribersRoutesDeps {
   transact: Transact;
   subscribers: SubscribersService;
   perPageMax: number;
+  /** Enqueues the verification mail of a subscriber created unverified, in the request's transaction. */
+  sendVerification: SendVerification;
 }
 
 const tags = ['Subscribers'];
 
 /** Registers the subscriber and subscription routes. */
-export function subscribersRoutes(app: ApiApp, { db, transact, subscribers, perPageMax }: SubscribersRoutesDeps): void {
+export function subscribersRoutes(app: ApiApp, { db, transact, subscribers, perPageMax, sendVerification }: SubscribersRoutesDeps): void {
   app.get(
     '/api/v1/subscribers',
     {
@@ -43,6 +46,7 @@ export function subscribersRoutes(app: ApiApp, { db, transact, subscribers, perP
       schema: {
         tags,
         summary: 'Subscribe an email address (returns the existing subscriber, unchanged, when the address is already subscribed)',
+        description: 'Without `verify: true` the new subscriber is unverified and is sent a mail with a link that verifies it.',
         body: CreateSubscriberBody,
         response: withErrors(200, itemEnvelope(SubscriberSchema)),
       },
@@ -53,6 +57,9 @@ export function subscribersRoutes(app: ApiApp, { db, transact, subscribers, perP
       const subscriber = await transact(request, async (trx) => {
         const result = await subscribers.subscribe(trx, request.body);
         if (!result.ok) throw validationError(result.details);
+        if (result.created && result.subscriber.verified_at === null) {
+          await sendVerification(trx, result.subscriber, request.principal.type === 'key' ? request.principal.key.id : null);
+        }
         return result.subscriber;
       });
       return { data: (await subscribers.present(db, [subscriber], request.timeZone))[0]! };

@@ -1,7 +1,12 @@
-/** Subscriber rules: email normalisation, Cachet's subscribe-or-return-existing, and the response shape. */
+/**
+ * Subscriber rules: email normalisation, Cachet's subscribe-or-return-existing, verification, the
+ * choice of components, and the response shape.
+ */
 import { randomBytes } from 'node:crypto';
+import type { Updateable } from 'kysely';
 import type { Executor } from '../../db/database.js';
-import { created, recordChange, removed } from '../audit/audit.changes.js';
+import type { SubscriberTable } from '../../db/schema.js';
+import { created, recordChange, removed, updated } from '../audit/audit.changes.js';
 import type { PageRequest } from '../../db/paging.js';
 import type { Clock } from '../../infra/clock.js';
 import { formatCachetTime, toStoredTime } from '../../infra/time.js';
@@ -66,6 +71,11 @@ export function presentSubscriber(row: SubscriberRow, subscriptions: readonly Su
   };
 }
 
+/** A fresh `verify_code`: the secret every signed link of a subscriber is bound to. */
+function newVerifyCode(): string {
+  return randomBytes(32).toString('base64url');
+}
+
 /** The outcome of a subscribe request: the subscriber (new or existing), or the validation messages. */
 export type SubscribeResult = { ok: true; created: boolean; subscriber: SubscriberRow } | { ok: false; details: string[] };
 
@@ -79,6 +89,16 @@ export function createSubscribersService({ repo, clock }: SubscribersServiceDeps
   async function present(db: Executor, rows: SubscriberRow[], zone: string): Promise<Subscriber[]> {
     const subscriptions = await repo.subscriptionsOf(db, rows.map((r) => r.id));
     return rows.map((row) => presentSubscriber(row, subscriptions.get(row.id) ?? [], zone));
+  }
+
+  /** Writes `patch` to a subscriber and returns the row as stored. */
+  async function updateRow(trx: Executor, id: number, patch: Updateable<SubscriberTable>): Promise<SubscriberRow> {
+    return trx.updateTable('subscribers').set(patch).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  }
+
+  /** Updates a subscriber and records the change (the audit drops `verify_code` and digests the email). */
+  async function change(trx: Executor, row: SubscriberRow, patch: Updateable<SubscriberTable>) {
+    return updated(trx, 'subscribers', { before: row, after: await updateRow(trx, row.id, patch) });
   }
 
   return {
@@ -123,7 +143,7 @@ export function createSubscribersService({ repo, clock }: SubscribersServiceDeps
       for (let attempt = 0; attempt < 3; attempt++) {
         const inserted = await repo.insertIfAbsent(trx, {
           email,
-          verify_code: randomBytes(32).toString('base64url'),
+          verify_code: newVerifyCode(),
           phone_number: null,
           slack_webhook_url: null,
           global: named.length === 0 ? 1 : 0,
@@ -140,6 +160,68 @@ export function createSubscribersService({ repo, clock }: SubscribersServiceDeps
         if (winner) return { ok: true, created: false, subscriber: winner };
       }
       throw new Error('subscriber email kept conflicting with rows that then disappeared');
+    },
+
+    /** A subscriber by id; undefined when missing. */
+    async find(db: Executor, id: number): Promise<SubscriberRow | undefined> {
+      return repo.find(db, id);
+    },
+
+    /** A subscriber by email (normalised here); undefined when missing or not an address. */
+    async findByEmail(db: Executor, email: string): Promise<SubscriberRow | undefined> {
+      const normalised = normaliseEmail(email);
+      return normalised === null ? undefined : repo.findByEmail(db, normalised);
+    },
+
+    /** The component ids a subscriber is subscribed to, in subscription order. */
+    async componentsOf(db: Executor, id: number): Promise<number[]> {
+      return ((await repo.subscriptionsOf(db, [id])).get(id) ?? []).map((s) => s.component_id);
+    },
+
+    /** Marks a subscriber verified (its signed verification link was followed); null when missing. An already verified one is returned unchanged. */
+    async verify(trx: Executor, id: number): Promise<SubscriberRow | null> {
+      const row = await repo.find(trx, id);
+      if (!row) return null;
+      if (row.verified_at !== null) return row;
+      const at = toStoredTime(clock.now());
+      return (await change(trx, row, { verified_at: at, updated_at: at })).after;
+    },
+
+    /** Gives a subscriber a new `verify_code`, so that every link made for it before stops working; null when missing. */
+    async rotateCode(trx: Executor, id: number): Promise<SubscriberRow | null> {
+      const row = await repo.find(trx, id);
+      if (!row) return null;
+      return (await change(trx, row, { verify_code: newVerifyCode(), updated_at: toStoredTime(clock.now()) })).after;
+    },
+
+    /**
+     * Sets what a subscriber follows: every component (`'all'`: global, subscribed to each live
+     * component, as a new subscriber is by default) or exactly the live components `ids`. Ids that
+     * name no live component are refused, changing nothing; null when the subscriber is missing.
+     */
+    async setComponents(trx: Executor, id: number, ids: 'all' | readonly number[]): Promise<{ ok: true; subscriber: SubscriberRow } | { ok: false; details: string[] } | null> {
+      const row = await repo.find(trx, id);
+      if (!row) return null;
+      if (ids !== 'all' && ids.length > MAX_COMPONENTS) return { ok: false, details: [`The components may not have more than ${MAX_COMPONENTS} items.`] };
+      let wanted: number[];
+      if (ids === 'all') {
+        wanted = await repo.liveComponentIds(trx);
+      } else {
+        const unique = [...new Set(ids)];
+        const live = new Set(await repo.liveComponentIds(trx, unique));
+        const unknown = unique.filter((c) => !live.has(c));
+        if (unknown.length > 0) return { ok: false, details: [`The selected components are invalid: no component has id ${unknown.join(', ')}.`] };
+        wanted = unique;
+      }
+      const current = (await repo.subscriptionsOf(trx, [id])).get(id) ?? [];
+      const before = current.map((s) => s.component_id);
+      const keep = new Set(wanted);
+      for (const subscription of current) if (!keep.has(subscription.component_id)) await repo.removeSubscription(trx, subscription.id);
+      const at = toStoredTime(clock.now());
+      await repo.subscribe(trx, id, wanted.filter((c) => !before.includes(c)), at);
+      const after = await updateRow(trx, id, { global: ids === 'all' ? 1 : 0, updated_at: at });
+      updated(trx, 'subscribers', { before: { ...row, components: before }, after: { ...after, components: wanted } });
+      return { ok: true, subscriber: after };
     },
 
     /** Deletes a subscriber and its subscriptions; null when missing. */

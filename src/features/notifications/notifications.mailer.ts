@@ -1,0 +1,72 @@
+/**
+ * Sends rendered mail over SMTP (nodemailer, a pool of connections), or, without `SMTP_URL`,
+ * sends nothing: the jobs still complete, and the log says once that mail is off.
+ */
+import { createTransport } from 'nodemailer';
+import type { MailMessage } from './notifications.mail.js';
+
+/** The part of a logger the mailer uses (pino's satisfies it). */
+export interface MailerLogger {
+  warn(message: string): void;
+}
+
+export interface MailerOptions {
+  /** `SMTP_URL` (`smtp://` or `smtps://`, nodemailer's URL form); null sends nothing. */
+  smtpUrl: string | null;
+  /** The From header (`CACHET_MAIL_FROM`). */
+  from: string;
+  logger: MailerLogger;
+}
+
+export interface Mailer {
+  /** Sends `message`; rejects when the SMTP server refuses it or cannot be reached (the job is then retried). */
+  send(message: MailMessage): Promise<void>;
+  /** Closes the pooled connections. */
+  close(): void;
+  /** False when no SMTP server is configured: `send` then drops each message. */
+  readonly sending: boolean;
+}
+
+/** The warning a mailer without SMTP_URL logs, once. */
+export const MAIL_OFF_WARNING = 'SMTP_URL is not set: notifications are recorded but not sent';
+
+/**
+ * A mailer over `smtpUrl`, or one that sends nothing when it is null.
+ *
+ * @example
+ * const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, logger });
+ * await mailer.send(message);
+ */
+export function createMailer({ smtpUrl, from, logger }: MailerOptions): Mailer {
+  if (smtpUrl === null) {
+    let warned = false;
+    return {
+      sending: false,
+      async send() {
+        if (!warned) logger.warn(MAIL_OFF_WARNING);
+        warned = true;
+      },
+      close() {},
+    };
+  }
+  // An options object rather than (url, defaults): nodemailer's second argument is message defaults,
+  // so pooling must sit beside the URL (settings in the URL's query win).
+  const transport = createTransport({ url: smtpUrl, pool: true, maxConnections: 4 });
+  return {
+    sending: true,
+    async send(message) {
+      await transport.sendMail({
+        from,
+        to: message.to,
+        subject: message.subject,
+        text: message.text,
+        html: message.html,
+        headers: message.headers,
+        messageId: message.message_id,
+      });
+    },
+    close() {
+      transport.close();
+    },
+  };
+}
