@@ -60,7 +60,7 @@ if (values.dialect === 'postgres') {
   };
 }
 const env = { ...process.env, CACHET_DATA_DIR: path.join(dir, 'data'), DATABASE_URL: url, CACHET_PEPPER: 'bench-pepper-0123456789abcdef0123456789', LOG_LEVEL: 'warn', CACHET_RATE_LIMIT_DEFAULT: '1000000', CACHET_RATE_LIMIT_ANONYMOUS: '1000000' };
-const created = spawnSync(process.execPath, [BIN, 'keys', 'create', '--name', 'bench', '--scopes', '*', '--json'], { env, encoding: 'utf8' });
+const created = spawnSync(process.execPath, [BIN, 'keys', 'create', '--purpose', 'test', '--name', 'bench', '--scopes', '*', '--json'], { env, encoding: 'utf8' });
 if (created.status !== 0) throw new Error(created.stderr);
 const token = (JSON.parse(created.stdout) as { token: string }).token;
 

@@ -49,6 +49,9 @@ import { createAuditStage } from './http/audit-stage.js';
 import { createAuditRepo } from './features/audit/audit.repo.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
 import { keysRoutes } from './features/keys/keys.routes.js';
+import { keyReviewRoutes } from './features/keys/keys.review.routes.js';
+import { createNarrower } from './features/keys/keys.narrow.js';
+import { createKeysRepo } from './features/keys/keys.repo.js';
 import { webhooksRoutes } from './features/webhooks/webhooks.routes.js';
 import { createWebhooksService } from './features/webhooks/webhooks.service.js';
 import { healthRoutes } from './features/system/health.routes.js';
@@ -61,6 +64,7 @@ import { createPageCache, type PageCache } from './features/status-page/status-p
 import { statusPagePlugin, type StatusPageHandle } from './features/status-page/status-page.plugin.js';
 import { dashboardPlugin } from './features/dashboard/dashboard.plugin.js';
 import { notificationPages } from './features/dashboard/dashboard.notifications.js';
+import { reviewPages } from './features/dashboard/dashboard.review.js';
 import { createQueue, type Queue } from './infra/queue.js';
 import { overviewPages } from './features/dashboard/dashboard.overview.js';
 import { keysPages } from './features/dashboard/dashboard.keys.js';
@@ -98,6 +102,8 @@ export interface AppDeps {
     /** Key lifetimes (CACHET_KEY_MAX_TTL; null allows `never`) the dashboard's key form offers. */
     keyMaxTtlMs: number | null;
     keyDefaultTtlMs: number;
+    /** The key review's age past which a key without a rotation policy is a finding. */
+    keyReviewRotationAgeMs: number;
     /** Where the audit checkpoint signing key is: the dashboard checks checkpoints with its public half. */
     auditSigningKey: string | null;
     dataDir: string;
@@ -274,6 +280,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   app.decorateRequest('presentedPrefix', null);
   app.decorateRequest('refusal', null);
   app.decorateRequest('refusedKeyId', null);
+  app.decorateRequest('shadowDenied', null);
   app.decorateRequest('auditCommitted', false);
 
   /**
@@ -419,6 +426,8 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
   auditRoutes(app, { ...shared, repo: createAuditRepo(), clock });
   healthRoutes(app, { db: database.db, redisState: deps.redisState ?? (() => 'off') });
   keysRoutes(app, { ...shared, keys: deps.keys, clock, keysChanged: deps.keysChanged ?? (() => undefined) });
+  const narrower = createNarrower({ keys: deps.keys, repo: createKeysRepo(), clock });
+  keyReviewRoutes(app, { ...shared, clock, narrower, rotationAgeMs: config.keyReviewRotationAgeMs, keysChanged: deps.keysChanged ?? (() => undefined) });
   const webhooks = createWebhooksService({ clock, allowPrivate: config.webhookAllowPrivate });
   webhooksRoutes(app, { ...shared, webhooks, clock });
 
@@ -475,6 +484,7 @@ export async function buildApp(deps: AppDeps): Promise<ApiApp> {
         subscriberPages({ ...deps, sendVerification }),
         webhookPages({ webhooks }),
         settingsPages({ pageSettings }),
+        reviewPages({ narrower, rotationAgeMs: config.keyReviewRotationAgeMs }),
         notificationPages(deps.queue ?? createQueue({ db: database.db, dialect: database.dialect, clock })),
       ],
     }),

@@ -76,6 +76,10 @@ export interface Config {
   notifyBudget: number;
   /** How often an idle instance looks for due background jobs (CACHET_JOB_POLL_MS, 1000). */
   jobPollMs: number;
+  /** The key review reports a key without a rotation policy once it is this old (CACHET_KEY_REVIEW_ROTATION_AGE, 90d). */
+  keyReviewRotationAgeMs: number;
+  /** How often a server reviews every key and reports the findings (CACHET_KEY_REVIEW_INTERVAL, 7d; 0 turns it off). */
+  keyReviewIntervalMs: number;
   /** How long a job taken by an instance is its own; a job of an instance that died is taken again after this (CACHET_JOB_LEASE, 30s). */
   jobLeaseMs: number;
   /** The status page's title (`CACHET_SITE_NAME`). */
@@ -380,6 +384,8 @@ export function loadConfig(env: Env = process.env): Config {
     notifyBudget: integer(env, 'CACHET_NOTIFY_BUDGET', 20, 0, 1_000_000),
     jobPollMs: integer(env, 'CACHET_JOB_POLL_MS', 1000, 10, 60_000),
     jobLeaseMs: durationSetting(env, 'CACHET_JOB_LEASE', '30s'),
+    keyReviewRotationAgeMs: durationSetting(env, 'CACHET_KEY_REVIEW_ROTATION_AGE', '90d'),
+    keyReviewIntervalMs: env.CACHET_KEY_REVIEW_INTERVAL === '0' ? 0 : durationSetting(env, 'CACHET_KEY_REVIEW_INTERVAL', '7d'),
     smtpUrl: smtpUrl(secret(env, 'SMTP_URL', secretFiles)),
     mailFrom: mailFrom(env.CACHET_MAIL_FROM, base),
   };

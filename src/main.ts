@@ -4,6 +4,9 @@ import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import { buildApp, type AppDeps } from './app.js';
 import { createSessions } from './features/users/users.sessions.js';
+import { createAudited } from './features/audit/audited.js';
+import { createNarrower } from './features/keys/keys.narrow.js';
+import { createReviewSchedule } from './features/keys/keys.review-schedule.js';
 import { createPageSettingsService } from './features/settings/settings.service.js';
 import { createNotificationJoiner } from './features/notifications/notifications.joiner.js';
 import { createMailer } from './features/notifications/notifications.mailer.js';
@@ -184,6 +187,8 @@ export async function createServer(
   if (config.keyRotationIntervalMs > 0) rotation.start(config.keyRotationIntervalMs, (err) => logger.error({ err }, 'scheduled key rotation failed'));
   const keysAdmin = keysAdminFor(database, config, systemContext('cachet serve'), clock);
   const dashboardSessions = createSessions({ pepper: config.pepper, clock, policy: deps.dashboard.sessionPolicy });
+  const narrower = createNarrower({ keys: deps.keys, repo: keysRepo, clock });
+  const reviewSchedule = createReviewSchedule({ db: database.db, clock, logger, intervalMs: config.keyReviewIntervalMs, rotationAgeMs: config.keyReviewRotationAgeMs, holder: queue.holder, wake: () => worker.wake() });
   const sweepKeyExpiry = async (): Promise<void> => {
     const { warned, expired } = await keysAdmin.sweepExpiry(config.keyExpiryWarningMs);
     for (const key of warned) {
@@ -192,6 +197,14 @@ export async function createServer(
     for (const key of expired) logger.info({ keyId: key.id, keyName: key.name, keyPrefix: key.prefix, expiresAt: key.expires_at }, `API key ${key.id} (${key.name}) has expired`);
     // Dashboard sessions past their idle or absolute end (one met by a request is dropped then).
     await dashboardSessions.sweep(database.db);
+    // Report-only narrowings whose period ended: applied, proposed or cancelled.
+    const settled = await createAudited(database.db, auditWriter)(systemContext('cachet serve'), (trx) => narrower.settle(trx));
+    for (const s of settled) {
+      const text = s.outcome === 'cancelled' ? `its report-only narrowing would have refused ${s.denials} request(s): not applied` : `its report-only narrowing met no refusal: ${s.outcome}`;
+      logger[s.outcome === 'cancelled' ? 'warn' : 'info']({ keyId: s.id, outcome: s.outcome, denials: s.denials }, `API key ${s.id}: ${text}`);
+    }
+    if (settled.length > 0) verifier.invalidate();
+    await reviewSchedule.runIfDue();
   };
   let sweeping: Promise<void> | null = null;
   const expiryTimer = setInterval(() => {

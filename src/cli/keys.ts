@@ -8,6 +8,7 @@ import { keysAdminFor, openMigratedDatabase, rotationSchedulerFor } from '../com
 import type { RotationPolicyInput } from '../features/keys/keys.delivery.js';
 import { action, CliError, printJson } from './run.js';
 import { scanForTokens } from '../features/keys/keys.scan.js';
+import { keyReviewCommands } from './keys-review.js';
 import { formatResourceList, parseResourceList } from '../features/keys/keys.resources.js';
 import { parseDuration } from '../infra/duration.js';
 
@@ -98,6 +99,7 @@ async function withKeys<T>(command: string, work: (keys: KeysAdmin) => Promise<T
 
 export function keysCommand(program: Command): void {
   const keys = program.command('keys').description('create, list, show and revoke API keys');
+  keyReviewCommands(keys);
 
   keys
     .command('create')
@@ -105,7 +107,7 @@ export function keysCommand(program: Command): void {
     .requiredOption('--name <name>', 'what the key is for, e.g. "uptime monitor"')
     .requiredOption('--scopes <list>', "comma-separated scopes, e.g. 'components.manage,incidents.manage' or '*'")
     .option('--expires <duration>', 'lifetime such as 30d, 24h, 90m, 90s, or "never" where allowed (default 90d)')
-    .option('--purpose <text>', 'free text: who uses the key and why')
+    .requiredOption('--purpose <text>', 'who uses the key and why (required; the key review reports keys without one)')
     .option('--rate-limit <n>', 'requests per minute for this key')
     .option('--allowed-ips <cidrs>', 'comma-separated CIDRs the key may be used from')
     .option('--rotate-every <duration>', 'rotate on schedule this often (30d); the server or `keys rotate --due` does it')
@@ -139,6 +141,7 @@ export function keysCommand(program: Command): void {
             scopes: options.scopes.split(','),
             expires: options.expires,
             purpose: options.purpose,
+            requirePurpose: true,
             rateLimit: options.rateLimit === undefined ? undefined : Number(options.rateLimit),
             allowedIps: options.allowedIps?.split(','),
             resources: options.resources === undefined ? undefined : parseResourcesOption(options.resources),

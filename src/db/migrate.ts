@@ -10,6 +10,7 @@ import { keyLimits } from './migrations/0006_key_limits.js';
 import { componentStatusHistory } from './migrations/0007_component_status_history.js';
 import { dashboardUsers } from './migrations/0008_dashboard_users.js';
 import { notifications } from './migrations/0009_notifications.js';
+import { keyReview } from './migrations/0010_key_review.js';
 
 function provider(database: Database): MigrationProvider {
   return {
@@ -24,6 +25,7 @@ function provider(database: Database): MigrationProvider {
         '0007_component_status_history': componentStatusHistory(database.dialect),
         '0008_dashboard_users': dashboardUsers(database.dialect),
         '0009_notifications': notifications(database.dialect),
+        '0010_key_review': keyReview(),
       };
     },
   };

@@ -53,6 +53,10 @@ export interface ApiKeyTable {
   expired_recorded_at: Generated<string | null>;
   /** The dashboard user who made the key (or who made the key it replaced); null for CLI, bootstrap and key-made keys. */
   owner_user_id: Generated<number | null>;
+  /** JSON: a narrowing tried in report-only mode ({scopes, allowed_ips, resources, started_at, until, on_quiet}), or null. */
+  shadow: Generated<string | null>;
+  /** JSON: how the last report-only narrowing ended ({ended_at, outcome, denials, narrowing}), or null. */
+  shadow_result: Generated<string | null>;
 }
 
 /** A unit of background work (a notification's fan-out, one mail, one webhook delivery). */

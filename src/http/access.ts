@@ -52,6 +52,11 @@ export interface KeyPrincipal {
   rateLimit: number | null;
   /** Ids the key may act on, per limited resource; null for no resource limit. */
   resources: ResourceLimits | null;
+  /**
+   * A narrower key tried in report-only mode: each request it would refuse is still served, and
+   * audited with the refusal it would have met (`shadow_denied: …`). Absent for none.
+   */
+  shadow?: { scopes: readonly string[]; allowedIps: BlockList | null; resources: ResourceLimits | null } | null;
 }
 
 /** Who is making a request. */
@@ -78,5 +83,7 @@ declare module 'fastify' {
     presentedPrefix: string | null;
     /** The id of a revoked or expired key the request presented (it names the actor of the refusal). */
     refusedKeyId: number | null;
+    /** What the key's report-only narrowing would have refused this (served) request for; null when nothing. */
+    shadowDenied: string | null;
   }
 }

@@ -74,8 +74,8 @@ export function createAuditStage({ writer, batcher, onError }: AuditStageDeps) {
     const status = access.status ?? (request.method === 'DELETE' ? 204 : 200);
     const context = auditContextOf(request);
     const own: AuditFact = primary
-      ? { ...writer.factOf(primary, status), action, resourceType: resource, resourceId: addressedId(request, action) ?? primary.id }
-      : { action, resourceType: resource, resourceId: addressedId(request, action), outcome: 'allowed', status, reason: null, changes: null };
+      ? { ...writer.factOf(primary, status), action, resourceType: resource, resourceId: addressedId(request, action) ?? primary.id, reason: request.shadowDenied }
+      : { action, resourceType: resource, resourceId: addressedId(request, action), outcome: 'allowed', status, reason: request.shadowDenied, changes: null };
     const others = changes.filter((c) => c !== primary).map((c) => ({ context, fact: writer.factOf(c) }));
     await writer.append(trx, [{ context, fact: own }, ...others]);
   };
@@ -94,7 +94,8 @@ export function createAuditStage({ writer, batcher, onError }: AuditStageDeps) {
       resourceId: addressedId(request, action),
       outcome,
       status,
-      reason: outcome === 'allowed' ? null : request.refusal,
+      // An allowed request's reason says what a report-only narrowing of its key would have refused.
+      reason: outcome === 'allowed' ? request.shadowDenied : request.refusal,
       changes: null,
     };
   }

@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import { displayPrefix, isWellFormedToken } from '../infra/token.js';
 import type { Clock } from '../infra/clock.js';
-import type { KeyRefusal, Principal, VerifyKey } from './access.js';
+import type { KeyPrincipal, KeyRefusal, Principal, VerifyKey } from './access.js';
 import { refused, type RefusalReason } from './errors.js';
 import { checkResourceLimit } from './limits.js';
 import { scopeGrants, type Scope } from './scopes.js';
@@ -119,10 +119,33 @@ export function createAuthStages({ verifyKey, clock, recordUse }: AuthOptions) {
       throw refused('scope_missing', `This API key lacks the ${access.scope} scope.`);
     }
     checkResourceLimit(request);
+    request.shadowDenied = shadowRefusal(request, key);
     recordUse?.(key.id, request.clientIp, clock.now());
   }
 
   return { identify, authorise };
+}
+
+/**
+ * What a key's report-only narrowing would refuse this request for (its address, scope or resource
+ * limit, checked as the real ones are), or null: the request is served, and its event carries this.
+ */
+function shadowRefusal(request: FastifyRequest, key: KeyPrincipal): string | null {
+  const shadow = key.shadow;
+  const access = request.routeOptions.config.access;
+  if (!shadow || !access) return null;
+  if (shadow.allowedIps && !shadow.allowedIps.check(request.clientIp, request.clientIp.includes(':') ? 'ipv6' : 'ipv4')) return `shadow_denied: address ${request.clientIp}`;
+  if (access.scope !== 'public' && !scopeGrants(shadow.scopes, access.scope)) return `shadow_denied: scope ${access.scope}`;
+  const limit = access.limit;
+  const ids = limit && shadow.resources ? shadow.resources[limit.resource] : undefined;
+  if (limit && ids !== undefined) {
+    if (limit.creates) return `shadow_denied: creates ${limit.resource}`;
+    if (limit.param !== undefined) {
+      const raw = (request.params as Record<string, string | undefined>)[limit.param] ?? '';
+      if (!ids.includes(Number(raw))) return `shadow_denied: ${limit.resource} ${raw.slice(0, 20)}`;
+    }
+  }
+  return null;
 }
 
 /**

@@ -304,7 +304,7 @@ for (const dialect of await dialects()) {
         [{ every: '30d', grace: '1h', deliver: { type: 'pigeon' } }, /rotation\.deliver\.type/],
       ] as const;
       for (const [rotation, message] of bad) {
-        const response = await t.request({ method: 'POST', url: '/api/v1/keys', token: admin, body: { name: 'consumer', scopes: ['components.read'], rotation } });
+        const response = await t.request({ method: 'POST', url: '/api/v1/keys', token: admin, body: { purpose: 'test', name: 'consumer', scopes: ['components.read'], rotation } });
         assert.equal(response.statusCode, 400, response.body);
         assert.match(JSON.stringify(json(response).errors[0].meta.details), message);
       }
@@ -313,7 +313,7 @@ for (const dialect of await dialects()) {
         method: 'POST',
         url: '/api/v1/keys',
         token: admin,
-        body: { name: 'consumer', scopes: ['components.read'], rotation: { every: '30d', grace: '24h', deliver: { type: 'webhook', url: 'https://consumer.example/hook' } } },
+        body: { purpose: 'test', name: 'consumer', scopes: ['components.read'], rotation: { every: '30d', grace: '24h', deliver: { type: 'webhook', url: 'https://consumer.example/hook' } } },
       });
       assert.equal(created.statusCode, 200, created.body);
       const body = json(created);

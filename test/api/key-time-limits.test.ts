@@ -38,7 +38,7 @@ for (const dialect of await dialects()) {
 
     it('refuses a key before its not_before with key_not_yet_valid, and accepts it from then on', async () => {
       const start = new Date(t.clock.now().getTime() + 2 * HOUR).toISOString();
-      const created = await t.request({ method: 'POST', url: '/api/v1/keys', token: admin, body: { name: 'later', scopes: ['components.read'], not_before: start } });
+      const created = await t.request({ method: 'POST', url: '/api/v1/keys', token: admin, body: { purpose: 'test', name: 'later', scopes: ['components.read'], not_before: start } });
       assert.equal(created.statusCode, 200, created.body);
       const { id, token, not_before, status } = json(created).data as { id: number; token: string; not_before: string; status: string };
       assert.equal(not_before, start);
@@ -60,12 +60,12 @@ for (const dialect of await dialects()) {
 
     it('refuses a not_before that is not a zoned ISO 8601 time or is after the expiry', async () => {
       for (const notBefore of ['tomorrow', '2026-12-01 10:00', '2026-13-01T00:00:00Z']) {
-        const response = await t.request({ method: 'POST', url: '/api/v1/keys', token: admin, body: { name: 'bad', scopes: ['components.read'], not_before: notBefore } });
+        const response = await t.request({ method: 'POST', url: '/api/v1/keys', token: admin, body: { purpose: 'test', name: 'bad', scopes: ['components.read'], not_before: notBefore } });
         assert.equal(response.statusCode, 400, notBefore);
         assert.match(json(response).errors[0].meta.details[0], /not_before must be an ISO 8601 time/);
       }
       const late = new Date(t.clock.now().getTime() + 2 * DAY).toISOString();
-      const response = await t.request({ method: 'POST', url: '/api/v1/keys', token: admin, body: { name: 'bad', scopes: ['components.read'], expires: '1d', not_before: late } });
+      const response = await t.request({ method: 'POST', url: '/api/v1/keys', token: admin, body: { purpose: 'test', name: 'bad', scopes: ['components.read'], expires: '1d', not_before: late } });
       assert.equal(response.statusCode, 400);
       assert.match(json(response).errors[0].meta.details[0], /before the key expires/);
     });

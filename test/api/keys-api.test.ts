@@ -23,9 +23,20 @@ for (const dialect of await dialects()) {
     after(() => t.close());
 
     const count = async () => (await t.server.keys.list()).length;
+    /** Creates a key through the API; a purpose is added unless the body names one (it is required). */
     async function create(token: string, body: Record<string, unknown>) {
-      return t.request({ method: 'POST', url: '/api/v1/keys', token, body });
+      return t.request({ method: 'POST', url: '/api/v1/keys', token, body: 'purpose' in body ? body : { purpose: 'test', ...body } });
     }
+
+    it('requires a purpose: none, or a blank one, is a 400 and creates nothing', async () => {
+      const before = await count();
+      for (const body of [{ name: 'x', scopes: ['components.read'] }, { name: 'x', scopes: ['components.read'], purpose: '   ' }]) {
+        const response = await t.request({ method: 'POST', url: '/api/v1/keys', token: admin, body });
+        assert.equal(response.statusCode, 400, response.body);
+        assert.match(response.body, /purpose/);
+      }
+      assert.equal(await count(), before);
+    });
 
     it('shows a key its own resource limit and start time (/keys/self), and records them in the create event', async () => {
       const notBefore = new Date(t.clock.now().getTime() - HOUR).toISOString();

@@ -159,11 +159,11 @@ for (const dialect of await dialects()) {
         [[1], /object/],
       ];
       for (const [resources, message] of cases) {
-        const response = await t.request({ method: 'POST', url: '/api/v1/keys', token: admin, body: { name: 'bad', scopes: ['components.read'], resources } });
+        const response = await t.request({ method: 'POST', url: '/api/v1/keys', token: admin, body: { purpose: 'test', name: 'bad', scopes: ['components.read'], resources } });
         assert.equal(response.statusCode, 400, `${JSON.stringify(resources)}: ${response.body}`);
         assert.match(JSON.stringify(json(response).errors[0].meta?.details ?? json(response).errors[0].detail), message, JSON.stringify(resources));
       }
-      const created = await t.request({ method: 'POST', url: '/api/v1/keys', token: admin, body: { name: 'ok', scopes: ['components.read'], resources: { components: [9, 7, 7] } } });
+      const created = await t.request({ method: 'POST', url: '/api/v1/keys', token: admin, body: { purpose: 'test', name: 'ok', scopes: ['components.read'], resources: { components: [9, 7, 7] } } });
       assert.equal(created.statusCode, 200, created.body);
       assert.deepEqual(json(created).data.resources, { components: [7, 9] });
       const shown = json(await t.request({ url: `/api/v1/keys/${json(created).data.id}`, token: admin })).data;
@@ -173,7 +173,7 @@ for (const dialect of await dialects()) {
     it('a limited key cannot mint, widen or lift a limit beyond its own', async () => {
       const [a, b] = component as [number, number];
       const limited = await t.key(['components.read', 'keys.manage', 'keys.read'], { resources: { components: [a] } });
-      const attempt = (body: object) => t.request({ method: 'POST', url: '/api/v1/keys', token: limited, body: { name: 'child', scopes: ['components.read'], ...body } });
+      const attempt = (body: object) => t.request({ method: 'POST', url: '/api/v1/keys', token: limited, body: { purpose: 'test', name: 'child', scopes: ['components.read'], ...body } });
       for (const body of [{}, { resources: { components: [a, b] } }, { resources: { incidents: [1] } }]) {
         const response = await attempt(body);
         assert.equal(response.statusCode, 403, `${JSON.stringify(body)}: ${response.body}`);
@@ -200,7 +200,7 @@ for (const dialect of await dialects()) {
 
     it('a change to a key’s limit takes effect on the next request', async () => {
       const [a, b] = component as [number, number];
-      const created = await t.request({ method: 'POST', url: '/api/v1/keys', token: admin, body: { name: 'moving', scopes: ['components.read'], resources: { components: [a] } } });
+      const created = await t.request({ method: 'POST', url: '/api/v1/keys', token: admin, body: { purpose: 'test', name: 'moving', scopes: ['components.read'], resources: { components: [a] } } });
       const { id, token } = json(created).data as { id: number; token: string };
       assert.equal((await t.request({ url: `/api/v1/components/${b}`, token })).statusCode, 403);
       const moved = await t.request({ method: 'PUT', url: `/api/v1/keys/${id}`, token: admin, body: { resources: { components: [b] } } });

@@ -219,7 +219,7 @@ describe('cachet audit (CLI)', () => {
 
   it("lists a key's events found by its token file or standard input, and never prints the token", async () => {
     const ws = space();
-    const create = (name: string) => JSON.parse(ws.cli(['keys', 'create', '--name', name, '--scopes', 'components.read', '--json']).stdout);
+    const create = (name: string) => JSON.parse(ws.cli(['keys', 'create', '--purpose', 'test', '--name', name, '--scopes', 'components.read', '--json']).stdout);
     const mine = create('mine');
     const theirs = create('theirs');
     const port = await freePort();

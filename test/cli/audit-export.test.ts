@@ -56,7 +56,7 @@ describe('cachet audit export and the stdout sink', () => {
     dir = mkdtempSync('/tmp/ship-cli-');
     dbFile = path.join(dir, 'data', 'cachet.db');
     env = { CACHET_DATA_DIR: path.join(dir, 'data'), DATABASE_URL: `sqlite:${dbFile}`, LOG_LEVEL: 'info' };
-    const created = run(['keys', 'create', '--name', 'monitor', '--scopes', 'components.read', '--json'], env, dir);
+    const created = run(['keys', 'create', '--purpose', 'test', '--name', 'monitor', '--scopes', 'components.read', '--json'], env, dir);
     assert.equal(created.code, 0, created.stderr);
     token = (JSON.parse(created.stdout) as { token: string }).token;
     // More events than one read of the export (1000), in two months.

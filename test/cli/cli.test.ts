@@ -57,7 +57,7 @@ describe('cachet CLI', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('creates, lists, shows and revokes keys on the database directly', () => {
-    const created = run(['keys', 'create', '--name', 'monitor', '--scopes', 'components.manage, incidents.manage', '--expires', '30d', '--allowed-ips', '10.0.0.0/8', '--rate-limit', '60', '--json'], env, dir);
+    const created = run(['keys', 'create', '--purpose', 'test', '--name', 'monitor', '--scopes', 'components.manage, incidents.manage', '--expires', '30d', '--allowed-ips', '10.0.0.0/8', '--rate-limit', '60', '--json'], env, dir);
     assert.equal(created.code, 0, created.stderr);
     const key = JSON.parse(created.stdout);
     assert.match(key.token, /^cachet_[0-9A-Za-z]{49}$/);
@@ -88,13 +88,15 @@ describe('cachet CLI', () => {
 
   it('fails with one line on stderr and a non-zero exit for bad input', () => {
     const cases: Array<[string[], RegExp]> = [
-      [['keys', 'create', '--name', 'x', '--scopes', ''], /at least one scope/],
-      [['keys', 'create', '--name', 'x', '--scopes', 'components.write'], /unknown scope/],
-      [['keys', 'create', '--name', 'x', '--scopes', '*', '--expires', '365d'], /longest key lifetime/],
-      [['keys', 'create', '--name', 'x', '--scopes', '*', '--rate-limit', 'lots'], /--rate-limit/],
+      [['keys', 'create', '--purpose', 'test', '--name', 'x', '--scopes', ''], /at least one scope/],
+      [['keys', 'create', '--name', 'x', '--scopes', 'components.read'], /--purpose/],
+      [['keys', 'create', '--purpose', ' ', '--name', 'x', '--scopes', 'components.read'], /purpose is required/],
+      [['keys', 'create', '--purpose', 'test', '--name', 'x', '--scopes', 'components.write'], /unknown scope/],
+      [['keys', 'create', '--purpose', 'test', '--name', 'x', '--scopes', '*', '--expires', '365d'], /longest key lifetime/],
+      [['keys', 'create', '--purpose', 'test', '--name', 'x', '--scopes', '*', '--rate-limit', 'lots'], /--rate-limit/],
       // An unset shell variable must not turn into "any address".
-      [['keys', 'create', '--name', 'x', '--scopes', '*', '--allowed-ips', ''], /allowed IPs: the list is empty/],
-      [['keys', 'create', '--name', 'x', '--scopes', '*', '--allowed-ips', ' , '], /allowed IPs: the list is empty/],
+      [['keys', 'create', '--purpose', 'test', '--name', 'x', '--scopes', '*', '--allowed-ips', ''], /allowed IPs: the list is empty/],
+      [['keys', 'create', '--purpose', 'test', '--name', 'x', '--scopes', '*', '--allowed-ips', ' , '], /allowed IPs: the list is empty/],
       [['keys', 'show', '424242'], /no key with id 424242/],
       [['keys', 'revoke', 'abc'], /not a key id/],
     ];
@@ -111,11 +113,11 @@ describe('cachet CLI', () => {
   });
 
   it('says so when an IPv6 range given as allowed IPs also admits every IPv4 client', () => {
-    const wide = run(['keys', 'create', '--name', 'v6', '--scopes', 'components.read', '--allowed-ips', '::/0', '--json'], env, dir);
+    const wide = run(['keys', 'create', '--purpose', 'test', '--name', 'v6', '--scopes', 'components.read', '--allowed-ips', '::/0', '--json'], env, dir);
     assert.equal(wide.code, 0, wide.stderr);
     assert.deepEqual(JSON.parse(wide.stdout).allowed_ips, ['::/0']);
     assert.match(wide.stderr, /warning: allowed IPs: "::\/0" also admits IPv4 clients/);
-    const narrow = run(['keys', 'create', '--name', 'v6', '--scopes', 'components.read', '--allowed-ips', '2001:db8::/32', '--json'], env, dir);
+    const narrow = run(['keys', 'create', '--purpose', 'test', '--name', 'v6', '--scopes', 'components.read', '--allowed-ips', '2001:db8::/32', '--json'], env, dir);
     assert.equal(narrow.code, 0, narrow.stderr);
     assert.equal(narrow.stderr, '');
   });
@@ -174,7 +176,7 @@ describe('cachet CLI', () => {
     mkdirSync(data, { mode: 0o755 });
     // Files made by an operator or an older release, with a careless umask.
     writeFileSync(path.join(data, 'pepper'), 'p'.repeat(43) + '\n', { mode: 0o644 });
-    const created = run(['keys', 'create', '--name', 'first', '--scopes', '*'], { CACHET_DATA_DIR: data, DATABASE_URL: `sqlite:${path.join(data, 'cachet.db')}` }, serveDir);
+    const created = run(['keys', 'create', '--purpose', 'test', '--name', 'first', '--scopes', '*'], { CACHET_DATA_DIR: data, DATABASE_URL: `sqlite:${path.join(data, 'cachet.db')}` }, serveDir);
     assert.equal(created.code, 0, created.stderr);
     writeFileSync(path.join(data, 'bootstrap-key'), 'left over\n', { mode: 0o640 });
     chmodSync(path.join(data, 'pepper'), 0o644);

@@ -18,7 +18,7 @@ describe('cachet keys lifecycle commands', () => {
     return { code: result.status, stdout: result.stdout, stderr: result.stderr };
   };
   const create = (name: string) => {
-    const result = run('keys', 'create', '--name', name, '--scopes', 'components.read', '--json');
+    const result = run('keys', 'create', '--purpose', 'test', '--name', name, '--scopes', 'components.read', '--json');
     assert.equal(result.code, 0, result.stderr);
     return JSON.parse(result.stdout) as { id: number; token: string; prefix: string };
   };

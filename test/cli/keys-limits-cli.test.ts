@@ -35,7 +35,7 @@ describe('cachet keys: resource limits, start time and the expiring list', () =>
 
   it('creates a limited key that starts later, and refuses bad limits with one line', () => {
     const notBefore = new Date(Date.now() + 3_600_000).toISOString();
-    const created = run('keys', 'create', '--name', 'status bot', '--scopes', 'components.manage', '--resources', 'components:9,7;incidents:3', '--not-before', notBefore, '--json');
+    const created = run('keys', 'create', '--purpose', 'test', '--name', 'status bot', '--scopes', 'components.manage', '--resources', 'components:9,7;incidents:3', '--not-before', notBefore, '--json');
     assert.equal(created.code, 0, created.stderr);
     const key = JSON.parse(created.stdout) as { id: number; resources: Record<string, number[]>; not_before: string; status: string };
     assert.deepEqual(key.resources, { components: [7, 9], incidents: [3] });
@@ -50,19 +50,19 @@ describe('cachet keys: resource limits, start time and the expiring list', () =>
       ['components:x', /positive whole numbers/],
       [`components:${Array.from({ length: 101 }, (_, i) => i + 1).join(',')}`, /more than 100/],
     ] as const) {
-      const bad = run('keys', 'create', '--name', 'bad', '--scopes', 'components.read', '--resources', limits);
+      const bad = run('keys', 'create', '--purpose', 'test', '--name', 'bad', '--scopes', 'components.read', '--resources', limits);
       assert.equal(bad.code, 1, limits);
       assert.match(bad.stderr, message);
       assert.equal(bad.stderr.trim().split('\n').length, 1);
     }
-    const badTime = run('keys', 'create', '--name', 'bad', '--scopes', 'components.read', '--not-before', 'soon');
+    const badTime = run('keys', 'create', '--purpose', 'test', '--name', 'bad', '--scopes', 'components.read', '--not-before', 'soon');
     assert.equal(badTime.code, 1);
     assert.match(badTime.stderr, /not_before must be an ISO 8601 time/);
   });
 
   it('lists the keys expiring within a window (default 7d)', () => {
-    const soon = JSON.parse(run('keys', 'create', '--name', 'soon', '--scopes', 'components.read', '--expires', '2d', '--json').stdout) as { id: number };
-    const later = JSON.parse(run('keys', 'create', '--name', 'later', '--scopes', 'components.read', '--expires', '30d', '--json').stdout) as { id: number };
+    const soon = JSON.parse(run('keys', 'create', '--purpose', 'test', '--name', 'soon', '--scopes', 'components.read', '--expires', '2d', '--json').stdout) as { id: number };
+    const later = JSON.parse(run('keys', 'create', '--purpose', 'test', '--name', 'later', '--scopes', 'components.read', '--expires', '30d', '--json').stdout) as { id: number };
     const week = run('keys', 'list', '--expiring', '--json');
     assert.equal(week.code, 0, week.stderr);
     const weekIds = (JSON.parse(week.stdout) as Array<{ id: number }>).map((k) => k.id);

@@ -38,7 +38,7 @@ describe('cachet keys rotation policy commands', () => {
 
   it('creates a key with a policy and rotates it with --due: the successor lands in the file, the old key gets its grace', () => {
     const file = path.join(dir, 'out', 'deploy.key');
-    const created = run('keys', 'create', '--name', 'deploy', '--scopes', 'components.read', '--rotate-every', '1h', '--rotate-grace', '2h', '--deliver', `file:${file}`, '--json');
+    const created = run('keys', 'create', '--purpose', 'test', '--name', 'deploy', '--scopes', 'components.read', '--rotate-every', '1h', '--rotate-grace', '2h', '--deliver', `file:${file}`, '--json');
     assert.equal(created.code, 0, created.stderr);
     const key = JSON.parse(created.stdout) as { id: number; token: string; rotation: { every: string; deliver: { type: string; path: string } }; webhook_secret?: string };
     assert.deepEqual(key.rotation.deliver, { type: 'file', path: file });
@@ -66,7 +66,7 @@ describe('cachet keys rotation policy commands', () => {
   });
 
   it('prints the webhook signing secret once; a private target fails without CACHET_WEBHOOK_ALLOW_PRIVATE and is shown on the key', () => {
-    const created = run('keys', 'create', '--name', 'hook', '--scopes', 'components.read', '--rotate-every', '1h', '--deliver', 'http://127.0.0.1:9/hook', '--json');
+    const created = run('keys', 'create', '--purpose', 'test', '--name', 'hook', '--scopes', 'components.read', '--rotate-every', '1h', '--deliver', 'http://127.0.0.1:9/hook', '--json');
     assert.equal(created.code, 0, created.stderr);
     const key = JSON.parse(created.stdout) as { id: number; webhook_secret: string };
     assert.match(key.webhook_secret, /^whsec_/);
@@ -80,7 +80,7 @@ describe('cachet keys rotation policy commands', () => {
   });
 
   it('sets a command policy on an existing key with keys policy, and removes it with --clear', () => {
-    const created = JSON.parse(run('keys', 'create', '--name', 'plain', '--scopes', 'components.read', '--json').stdout) as { id: number };
+    const created = JSON.parse(run('keys', 'create', '--purpose', 'test', '--name', 'plain', '--scopes', 'components.read', '--json').stdout) as { id: number };
     const set = run('keys', 'policy', String(created.id), '--rotate-every', '7d', '--deliver-command', '["/usr/local/bin/install-key","--service","api"]', '--json');
     assert.equal(set.code, 0, set.stderr);
     assert.deepEqual((JSON.parse(set.stdout) as { rotation: unknown }).rotation, {
@@ -106,7 +106,7 @@ describe('cachet keys rotation policy commands', () => {
       [['--rotate-every', '30', '--deliver', 'file:/tmp/x'], /rotation\.every must be a duration/],
     ];
     for (const [args, message] of cases) {
-      const result = run('keys', 'create', '--name', 'x', '--scopes', 'components.read', ...args);
+      const result = run('keys', 'create', '--purpose', 'test', '--name', 'x', '--scopes', 'components.read', ...args);
       assert.equal(result.code, 1, args.join(' '));
       assert.match(result.stderr, message);
     }

@@ -84,7 +84,7 @@ describe('cachet users', () => {
 
   it("removes a user: their keys are revoked, each audited; the last admin cannot be removed", () => {
     const [dev] = query<{ id: number }>("select id from users where email = 'dev@example.org'");
-    const key = JSON.parse(run(['keys', 'create', '--name', 'dev key', '--scopes', 'components.read', '--json']).stdout) as { id: number };
+    const key = JSON.parse(run(['keys', 'create', '--purpose', 'test', '--name', 'dev key', '--scopes', 'components.read', '--json']).stdout) as { id: number };
     const db = new Database(file);
     db.prepare('update api_keys set owner_user_id = ? where id = ?').run(dev!.id, key.id);
     db.close();

@@ -153,7 +153,7 @@ describe('dashboard in Chromium', { skip: CHROMIUM ? false : 'chromium is not on
 
   it('revokes the successor after a confirmation: its token stops working', async () => {
     await page.goto(`${base}/dashboard/keys`);
-    const successorId = Number(/\/dashboard\/keys\/(\d+)/.exec((await page.locator(`a[href^="/dashboard/keys/"]:not([href$="/new"])`).evaluateAll((links) => links.map((a) => a.getAttribute('href')).join(' ')).then((hrefs) => hrefs.split(' ').find((h) => h !== `/dashboard/keys/${keyId}`) ?? '')))![1]);
+    const successorId = Number(/\/dashboard\/keys\/(\d+)/.exec((await page.locator(`a[href^="/dashboard/keys/"]:not([href$="/new"]):not([href$="/review"])`).evaluateAll((links) => links.map((a) => a.getAttribute('href')).join(' ')).then((hrefs) => hrefs.split(' ').find((h) => h !== `/dashboard/keys/${keyId}`) ?? '')))![1]);
     await page.goto(`${base}/dashboard/keys/${successorId}`);
     await page.getByLabel('I want this key to stop working now').check();
     await page.getByRole('button', { name: 'Revoke' }).click();
@@ -237,7 +237,7 @@ describe('dashboard in Chromium', { skip: CHROMIUM ? false : 'chromium is not on
       return hrefs.find((h) => pattern.test(h));
     };
     const pages = [
-      '/dashboard', '/dashboard/keys', '/dashboard/keys/new', `/dashboard/keys/${keyId}`, '/dashboard/audit', '/dashboard/incidents', '/dashboard/incidents/new',
+      '/dashboard', '/dashboard/keys', '/dashboard/keys/new', '/dashboard/keys/review', `/dashboard/keys/${keyId}`, '/dashboard/audit', '/dashboard/incidents', '/dashboard/incidents/new',
       '/dashboard/templates', '/dashboard/templates/new', '/dashboard/components', '/dashboard/components/new', '/dashboard/components/groups', '/dashboard/components/groups/new',
       '/dashboard/schedules', '/dashboard/schedules/new', '/dashboard/metrics', '/dashboard/metrics/new', '/dashboard/subscribers', '/dashboard/webhooks', '/dashboard/webhooks/new', '/dashboard/notifications', '/dashboard/settings', '/dashboard/account',
     ];

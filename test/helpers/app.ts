@@ -61,6 +61,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     notifyBudget: 1000,
     jobPollMs: 50,
     jobLeaseMs: 30_000,
+    keyReviewRotationAgeMs: 90 * 86_400_000,
+    keyReviewIntervalMs: 0,
     siteName: 'Cachet',
     about: '',
     stylesheetUrl: null,

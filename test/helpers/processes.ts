@@ -53,7 +53,7 @@ export function envFor(dir: string, url: string, extra: NodeJS.ProcessEnv = {}):
 }
 
 export function createKey(dir: string, url: string, scopes = '*', extraArgs: string[] = []): string {
-  const result = spawnSync(process.execPath, [BIN, 'keys', 'create', '--name', 'load', '--scopes', scopes, '--json', ...extraArgs], { env: envFor(dir, url), encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(process.execPath, [BIN, 'keys', 'create', '--purpose', 'test', '--name', 'load', '--scopes', scopes, '--json', ...extraArgs], { env: envFor(dir, url), encoding: 'utf8', timeout: 60_000 });
   assert.equal(result.status, 0, result.stderr);
   return (JSON.parse(result.stdout) as { token: string }).token;
 }

@@ -53,6 +53,8 @@ export async function startSmtp(port = 0): Promise<SmtpSink> {
       });
     },
   });
+  // A client that dies mid-session (a server process killed on purpose) resets its connection: expected here.
+  server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
   const address = server.server.address();
   const actual = typeof address === 'object' && address ? address.port : port;

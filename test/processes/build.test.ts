@@ -53,7 +53,7 @@ describe('the build and the cachet bin', () => {
     assert.deepEqual(JSON.parse(empty.stdout), []);
     assert.equal(empty.stderr, '');
 
-    const created = cachet(['keys', 'create', '--name', 'built', '--scopes', 'components.read', '--json']);
+    const created = cachet(['keys', 'create', '--purpose', 'test', '--name', 'built', '--scopes', 'components.read', '--json']);
     assert.equal(created.code, 0, created.stderr);
     const listed = cachet(['keys', 'list', '--json']);
     assert.equal(listed.code, 0, listed.stderr);

@@ -1,7 +1,8 @@
 /**
  * Notifications under real `cachet serve` processes: 10,000 subscribers do not slow the request
  * that causes their mail (delivery happens outside it) and all get it; a server killed with
- * SIGKILL in the middle of delivery and started again delivers every mail; two instances on
+ * SIGKILL in the middle of delivery and started again delivers every mail (a copy sent twice only
+ * if it was in flight at the kill, with the same Message-ID); two instances on
  * PostgreSQL share one queue (FOR UPDATE SKIP LOCKED) without sending any mail twice.
  */
 import assert from 'node:assert/strict';
@@ -89,7 +90,7 @@ describe('notifications with 10,000 subscribers (SQLite, real processes)', () =>
     assert.equal(new Set(smtp.mails.map((m) => m.to)).size, SUBSCRIBERS);
   });
 
-  it('delivers every mail after the server is killed with SIGKILL in the middle of delivery and started again', async () => {
+  it('delivers every mail after the server is killed with SIGKILL in the middle of delivery and started again; a resend only for mails in flight, recognisable', async () => {
     smtp.mails.length = 0;
     await post(server!, token, '/api/v1/incidents', { name: 'killed during delivery', message: 'x', status: 1, visible: 1 });
     await smtp.waitFor(1500, 60_000);
@@ -99,12 +100,21 @@ describe('notifications with 10,000 subscribers (SQLite, real processes)', () =>
     server = await start(dir, url, env);
     await smtp.waitFor(SUBSCRIBERS, 240_000);
     await new Promise((resolve) => setTimeout(resolve, 4000));
-    const byAddress = new Map<string, number>();
-    for (const mail of smtp.mails) byAddress.set(mail.to, (byAddress.get(mail.to) ?? 0) + 1);
-    const twice = [...byAddress.values()].filter((n) => n > 1).length;
+    const byAddress = new Map<string, Set<string>>();
+    const counts = new Map<string, number>();
+    for (const mail of smtp.mails) {
+      if (!byAddress.has(mail.to)) byAddress.set(mail.to, new Set());
+      byAddress.get(mail.to)!.add(mail.messageId);
+      counts.set(mail.to, (counts.get(mail.to) ?? 0) + 1);
+    }
+    const twice = [...counts.values()].filter((n) => n > 1).length;
     process.stdout.write(`# killed after ${atKill} of ${SUBSCRIBERS} mails; after the restart ${smtp.mails.length} mails, ${byAddress.size} addresses, ${twice} twice\n`);
     assert.equal(byAddress.size, SUBSCRIBERS, 'every subscriber got the mail');
-    assert.equal(twice, 0, 'none got it twice');
+    // SMTP cannot be made exactly-once across a crash: a mail the server accepted in the instant
+    // before the kill, before its job was marked done, is sent again. Only those can be doubled
+    // (at most the 8 in flight), and a second copy carries the first one's Message-ID.
+    assert.ok(twice <= 8, `${twice} addresses got the mail twice; at most the 8 in flight may`);
+    assert.ok([...byAddress.values()].every((ids) => ids.size === 1), 'a resent mail has the same Message-ID');
   });
 });
 

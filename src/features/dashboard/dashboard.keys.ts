@@ -260,6 +260,7 @@ export function keysPages(deps: KeysPagesDeps): PageGroup {
         const created = await keys.create(trx, {
           name: form.name,
           purpose: form.purpose,
+          requirePurpose: true,
           scopes: form.scopes,
           ...(form.expires !== '' ? { expires: form.expires } : {}),
           ...(allowedIps.length > 0 ? { allowedIps } : {}),

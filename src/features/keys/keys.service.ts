@@ -31,6 +31,8 @@ export interface CreateKeyInput {
   /** A duration (`30d`) or `never`; the default lifetime when absent. */
   expires?: string;
   purpose?: string;
+  /** Refuse a missing or blank purpose (the API, the CLI and the dashboard; not a rotation's successor or the bootstrap key). */
+  requirePurpose?: boolean;
   /** Requests per minute. */
   rateLimit?: number;
   allowedIps?: readonly string[];
@@ -164,6 +166,8 @@ export interface UpdateKeyInput {
   hostTargets?: boolean;
   /** A limit map, or `{}` (or null) to lift the limit. */
   resources?: unknown;
+  /** The audit action of the change (`keys.narrow`); `keys.update` when absent. */
+  auditAction?: string;
 }
 
 /** A created key with its token (shown once) and anything its creator should be told about it. */
@@ -261,6 +265,16 @@ export class RotationRaceLost extends Error {
 export function createKeysService(deps: KeysServiceDeps) {
   const { db, repo, clock } = deps;
 
+  /** The live key `id`, if `caller` (when given) may change it: no key may change a key stronger than itself. */
+  async function changeableKey(executor: Executor, id: number, caller?: KeyAuthority): Promise<{ ok: true; row: ApiKeyRow } | KeyRefused> {
+    const row = await repo.findById(executor, id);
+    if (!row) return { ok: false, status: 404, error: `no key with id ${id}` };
+    if (row.revoked_at !== null) return { ok: false, status: 409, error: `key ${id} is revoked` };
+    const denied = caller ? authorityBeyond(caller, authorityOf(row)) : [];
+    if (denied.length > 0) return { ok: false, status: 403, error: `this key cannot change a key that has ${denied.join('; ')}` };
+    return { ok: true, row };
+  }
+
   /** Checks the request against policy; returns the stored form or why it is refused. */
   function plan(
     input: CreateKeyInput,
@@ -294,6 +308,7 @@ export function createKeysService(deps: KeysServiceDeps) {
     const badIps = invalidCidrs(allowedIps ?? []);
     if (badIps.length > 0) return { ok: false, error: `allowed IPs: "${badIps[0]}" is not an IPv4 or IPv6 CIDR` };
     if (input.purpose !== undefined && input.purpose.length > 500) return { ok: false, error: 'purpose must be at most 500 characters' };
+    if (input.requirePurpose && (input.purpose ?? '').trim() === '') return { ok: false, error: 'purpose is required: say who uses the key and why' };
     let resources: ResourceLimits | null = null;
     if (input.resources !== undefined && input.resources !== null) {
       const parsed = parseResourceLimits(input.resources);
@@ -396,6 +411,8 @@ export function createKeysService(deps: KeysServiceDeps) {
   }
 
   return {
+    changeableKey,
+
     /** Creates a key in the caller's transaction; its token is in the result and nowhere else. */
     async create(trx: Executor, input: CreateKeyInput): Promise<CreateKeyResult> {
       const now = clock.now();
@@ -569,14 +586,10 @@ export function createKeysService(deps: KeysServiceDeps) {
     /** Changes a key's name, purpose, scopes, allowed addresses or rate limit; a key may not widen a key past itself. */
     async update(trx: Executor, id: number, input: UpdateKeyInput, caller?: KeyAuthority): Promise<{ ok: true; key: KeyView; webhookSecret?: string } | KeyRefused> {
       const now = clock.now();
-      const before = await repo.findById(trx, id);
-      if (!before) return { ok: false, status: 404, error: `no key with id ${id}` };
-      if (before.revoked_at !== null) return { ok: false, status: 409, error: `key ${id} is revoked` };
+      const found = await changeableKey(trx, id, caller);
+      if (!found.ok) return found;
+      const before = found.row;
       const current = authorityOf(before);
-      if (caller) {
-        const denied = authorityBeyond(caller, current);
-        if (denied.length > 0) return { ok: false, status: 403, error: `this key cannot change a key that has ${denied.join('; ')}` };
-      }
       const merged: CreateKeyInput = {
         name: input.name ?? before.name,
         scopes: input.scopes ?? current.scopes,
@@ -605,7 +618,7 @@ export function createKeysService(deps: KeysServiceDeps) {
       });
       await repo.bumpRevision(trx);
       const key = keyView(row, now);
-      recordChange(trx, { resource: 'keys', id, before: auditedKey(keyView(before, now)), after: auditedKey(key) });
+      recordChange(trx, { resource: 'keys', id, ...(input.auditAction ? { action: input.auditAction } : {}), before: auditedKey(keyView(before, now)), after: auditedKey(key) });
       const webhookSecret = row.rotation_secret !== null && row.rotation_secret !== before.rotation_secret ? row.rotation_secret : undefined;
       return { ok: true, key, ...(webhookSecret ? { webhookSecret } : {}) };
     },

@@ -38,6 +38,13 @@ export interface KeyVerifierOptions {
 /** Failed polls in a row after which cached answers are no longer trusted. */
 export const STALE_AFTER_POLLS = 3;
 
+/** The narrowing a key runs in report-only mode, as the pipeline checks it. */
+function shadowOf(text: string | null): KeyPrincipal['shadow'] {
+  if (text === null) return null;
+  const shadow = JSON.parse(text) as { scopes: string[]; allowed_ips: string[] | null; resources: Record<string, number[]> | null };
+  return { scopes: shadow.scopes, allowedIps: shadow.allowed_ips ? blockListOf(shadow.allowed_ips) : null, resources: shadow.resources };
+}
+
 function toCached(row: ApiKeyRow): CachedKey {
   const allowed = row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]);
   return {
@@ -50,6 +57,7 @@ function toCached(row: ApiKeyRow): CachedKey {
       allowedCidrs: allowed,
       rateLimit: row.rate_limit,
       resources: row.resources === null ? null : (JSON.parse(row.resources) as Record<string, number[]>),
+      shadow: shadowOf(row.shadow),
     },
     expiresAt: row.expires_at === null ? null : Date.parse(row.expires_at),
     notBefore: row.not_before === null ? null : Date.parse(row.not_before),

@@ -12,9 +12,14 @@ export const EVENT_TYPES = [
   'schedule.started',
   'schedule.completed',
   'component.status_changed',
-  // To webhooks only: the amplification guard held a key's notifications (the operator's alert).
+  // To webhooks only: the amplification guard held a key's notifications (the operator's alert),
+  // and the scheduled key review's findings.
   'notifications.held',
+  'keys.review',
 ] as const;
+
+/** Events for operators: told to webhooks, never mailed to subscribers. */
+export const WEBHOOK_ONLY: ReadonlySet<EventType> = new Set(['notifications.held', 'keys.review']);
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export interface EventIncident {
@@ -75,6 +80,18 @@ export interface NotificationEvent {
   schedule?: EventSchedule;
   component?: EventComponent;
   held?: EventHeld;
+  review?: EventReview;
+}
+
+export interface EventReview {
+  days: number;
+  keys_reviewed: number;
+  /** Keys with a finding of that severity. */
+  high: number;
+  medium: number;
+  low: number;
+  /** The findings of high and medium severity, one line each (`key 7 (cachet_AbC…): wildcard: …`). */
+  lines: string[];
 }
 
 export interface EventHeld {

@@ -11,7 +11,7 @@ import type { DB } from '../../db/schema.js';
 import type { Clock } from '../../infra/clock.js';
 import { enqueue, FinalFailure, type JobRow, type NewJob } from '../../infra/queue.js';
 import { deliverWebhook, webhookTargets, type WebhookDeliveryDeps } from '../webhooks/webhooks.delivery.js';
-import type { NotificationEvent } from './notifications.events.js';
+import { WEBHOOK_ONLY, type NotificationEvent } from './notifications.events.js';
 import { FANOUT } from './notifications.joiner.js';
 import { manageLink, unsubscribeLink } from './notifications.links.js';
 import { notificationMail, type MailMessage } from './notifications.mail.js';
@@ -66,7 +66,7 @@ export function notificationJobs(deps: NotificationJobsDeps) {
     async [FANOUT](job: JobRow): Promise<void> {
       const { event } = JSON.parse(job.payload) as { event: NotificationEvent };
       const jobs: NewJob[] = [];
-      if (event.type !== 'notifications.held') {
+      if (!WEBHOOK_ONLY.has(event.type)) {
         for (const subscriber of await audienceOf(event)) {
           jobs.push({ kind: NOTIFY, payload: { fanout: job.id, subscriber }, dedupe: `notify:${event.id}:${subscriber}` });
         }
