@@ -121,6 +121,7 @@ export async function createServer(
       mailer,
       webhooks: { db: database.db, clock, allowPrivate: config.webhookAllowPrivate, timeoutMs: config.deliveryTimeoutMs, logger, writer: auditWriter },
       logger,
+      complete: (id) => queue.complete(id),
     }),
     concurrency: 8,
     pollMs: config.jobPollMs,

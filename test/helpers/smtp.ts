@@ -31,8 +31,8 @@ export function headersOf(raw: string): Map<string, string> {
   return headers;
 }
 
-/** Starts the server on `port` (0: any free port). */
-export async function startSmtp(port = 0): Promise<SmtpSink> {
+/** Starts the server on `port` (0: any free port); recipients matching `refuse` are refused at RCPT TO. */
+export async function startSmtp(port = 0, options: { refuse?: RegExp } = {}): Promise<SmtpSink> {
   const mails: ReceivedMail[] = [];
   const server = new SMTPServer({
     authOptional: true,
@@ -40,6 +40,10 @@ export async function startSmtp(port = 0): Promise<SmtpSink> {
     logger: false,
     // Many messages arrive at once in the load tests.
     maxClients: 100,
+    onRcptTo(address, _session, callback) {
+      if (options.refuse?.test(address.address)) return callback(new Error('550 no such user'));
+      callback();
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));

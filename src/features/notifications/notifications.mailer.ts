@@ -1,9 +1,10 @@
 /**
- * Sends rendered mail over SMTP (nodemailer, a pool of connections), or, without `SMTP_URL`,
- * sends nothing: the jobs still complete, and the log says once that mail is off.
+ * Sends rendered mail over SMTP (a few connections of our own: see notifications.smtp.ts for why
+ * not nodemailer's pooled transport), or, without `SMTP_URL`, sends nothing: the jobs still
+ * complete, and the log says once that mail is off.
  */
-import { createTransport } from 'nodemailer';
 import type { MailMessage } from './notifications.mail.js';
+import { createSmtpSender } from './notifications.smtp.js';
 
 /** The part of a logger the mailer uses (pino's satisfies it). */
 export interface MailerLogger {
@@ -19,8 +20,12 @@ export interface MailerOptions {
 }
 
 export interface Mailer {
-  /** Sends `message`; rejects when the SMTP server refuses it or cannot be reached (the job is then retried). */
-  send(message: MailMessage): Promise<void>;
+  /**
+   * Sends `message`; rejects when the SMTP server refuses it or cannot be reached (the job is then
+   * retried). `accepted` (the job's completion) runs once the message is out and before the
+   * server may take it, so a crash cannot send it twice.
+   */
+  send(message: MailMessage, accepted?: () => Promise<void>): Promise<void>;
   /** Closes the pooled connections. */
   close(): void;
   /** False when no SMTP server is configured: `send` then drops each message. */
@@ -49,24 +54,14 @@ export function createMailer({ smtpUrl, from, logger }: MailerOptions): Mailer {
       close() {},
     };
   }
-  // An options object rather than (url, defaults): nodemailer's second argument is message defaults,
-  // so pooling must sit beside the URL (settings in the URL's query win).
-  const transport = createTransport({ url: smtpUrl, pool: true, maxConnections: 4 });
+  const smtp = createSmtpSender(smtpUrl, 4);
   return {
     sending: true,
-    async send(message) {
-      await transport.sendMail({
-        from,
-        to: message.to,
-        subject: message.subject,
-        text: message.text,
-        html: message.html,
-        headers: message.headers,
-        messageId: message.message_id,
-      });
+    async send(message, accepted) {
+      await smtp.send({ from, to: message.to, subject: message.subject, text: message.text, html: message.html, headers: message.headers, messageId: message.message_id }, accepted);
     },
     close() {
-      transport.close();
+      smtp.close();
     },
   };
 }

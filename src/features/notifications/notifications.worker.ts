@@ -33,6 +33,8 @@ export interface NotificationJobsDeps {
   mailer: Mailer;
   webhooks: WebhookDeliveryDeps;
   logger: Logger;
+  /** Marks a job done (the queue's): a mail's job is completed before the server may take the mail. */
+  complete: (id: number) => Promise<void>;
 }
 
 export function notificationJobs(deps: NotificationJobsDeps) {
@@ -88,11 +90,11 @@ export function notificationJobs(deps: NotificationJobsDeps) {
         manage: manageLink(deps.publicUrl, deps.pepper, row),
         unsubscribe: unsubscribeLink(deps.publicUrl, deps.pepper, row),
       });
-      await deps.mailer.send(message);
+      await deps.mailer.send(message, () => deps.complete(job.id));
     },
 
     async [MAIL](job: JobRow): Promise<void> {
-      await deps.mailer.send(JSON.parse(job.payload) as MailMessage);
+      await deps.mailer.send(JSON.parse(job.payload) as MailMessage, () => deps.complete(job.id));
     },
 
     async [WEBHOOK](job: JobRow): Promise<void> {
