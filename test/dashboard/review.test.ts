@@ -50,6 +50,14 @@ for (const dialect of await dialects()) {
       const user = visitor(t, '10.2.0.2');
       await user.signIn('user@example.test');
       assert.equal((await user.get('/dashboard/keys/review')).statusCode, 403);
+      // Admins' areas are not offered to a user (they would answer 403).
+      const userNav = (await user.get('/dashboard')).body;
+      const adminNav = (await admin.get('/dashboard')).body;
+      for (const area of ['settings', 'webhooks', 'notifications']) {
+        assert.ok(adminNav.includes(`href="/dashboard/${area}"`), `an admin is offered ${area}`);
+        assert.ok(!userNav.includes(`href="/dashboard/${area}"`), `a user is not offered ${area}`);
+      }
+      assert.ok(!(await user.get('/dashboard/keys')).body.includes('href="/dashboard/keys/review"'));
     });
   });
 }
