@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { scopeOfAction } from '../../src/features/keys/keys.review.js';
 import { buildTestApp, json, type TestApp } from '../helpers/app.js';
 import { dialects } from '../helpers/dialects.js';
 
@@ -58,6 +59,19 @@ for (const dialect of await dialects()) {
       assert.equal((await call('PUT', `/api/v1/components/${b}`, spread.token, '10.0.0.7', { status: 2 })).statusCode, 200);
     });
     after(() => t.close());
+
+    it('derives from each event the scope its route declares, for every API route', () => {
+      const wrong: string[] = [];
+      for (const route of t.server.app.routeTable) {
+        const access = route.access;
+        if (!access || !route.url.startsWith('/api') || route.method === 'HEAD') continue;
+        const path = route.url.replace(/:[a-z]+/g, '7');
+        const derived = scopeOfAction({ action: access.action, key_id: 1, resource_id: route.url.includes(':') ? '7' : null, path });
+        const declared = access.scope === 'public' ? null : access.scope;
+        if (derived !== declared) wrong.push(`${route.method} ${route.url}: ${String(derived)} instead of ${String(declared)}`);
+      }
+      assert.deepEqual(wrong, []);
+    });
 
     it('names exactly the expected findings and suggestions', async () => {
       const all = await review();

@@ -154,6 +154,10 @@ for (const dialect of await dialects()) {
         assert.match(response.body, /This link is not valid/);
       }
       assert.equal((await subscriber('verify@example.org'))?.verified_at, null);
+      // Each refused link is a denial in the audit trail, its signed query never stored.
+      const refusals = await t.database.db.selectFrom('audit_events').selectAll().where('reason', '=', 'link_invalid').where('path', '=', '/subscribe/verify').execute();
+      assert.equal(refusals.length, 6);
+      assert.ok(refusals.every((e) => e.outcome === 'denied' && e.status === 400 && e.action === 'subscribers.update' && e.actor_type === 'anonymous'));
 
       const response = await page(pathOf(link));
       assert.equal(response.statusCode, 200, response.body);
@@ -287,6 +291,8 @@ for (const dialect of await dialects()) {
       assert.ok(Number(refused.headers['retry-after']) > 0);
       assert.match(refused.body, /Too many requests/);
       assert.equal(await subscriber('throttle-x@example.org'), undefined);
+      const throttled = await t.database.db.selectFrom('audit_events').selectAll().where('reason', '=', 'throttled').where('ip', '=', ip).execute();
+      assert.deepEqual(throttled.map((e) => [e.action, e.outcome, e.status]), [['subscribers.create', 'denied', 429]]);
       assert.equal((await subscribe('throttle-y@example.org', 'all', '198.51.100.78')).statusCode, 200, 'another address is not held back');
     });
 

@@ -122,6 +122,8 @@ export async function dashboardPlugin(app: FastifyInstance, deps: DashboardDeps)
   app.addHook('onRequest', async (request, reply) => {
     // Nothing here may be kept by a browser or a proxy: pages show keys and the audit trail.
     reply.header('cache-control', 'no-store');
+    // The stylesheet and script need no session: no lookup (and no write of its last use) for them.
+    if (request.routeOptions.url?.startsWith('/dashboard/assets/')) return;
     const id = request.cookies[SESSION_COOKIE];
     request.dashboardSession = id ? await sessions.find(db, id) : null;
   });

@@ -11,7 +11,7 @@ import { toStoredTime } from '../../infra/time.js';
 import { recordChange } from '../audit/audit.changes.js';
 import type { KeysRepo } from './keys.repo.js';
 import { authorityOf, type KeyAuthority, type KeyRefused, type KeysService, type KeyView } from './keys.service.js';
-import { narrowingOf, reviewKeys, type KeyReview } from './keys.review.js';
+import { reviewKeys, type KeyReview } from './keys.review.js';
 
 /** What a narrowing sets (fields it leaves out stay as they are). */
 export interface Narrowing {
@@ -112,4 +112,3 @@ export function createNarrower({ keys, repo, clock }: NarrowDeps) {
 }
 
 export type Narrower = ReturnType<typeof createNarrower>;
-export { narrowingOf };

@@ -118,7 +118,7 @@ export function scopeOfAction(event: EventLike): Scope | null {
   if (resource === 'system') return null;
   if (event.action === 'keys.show' && /^\/api\/v1\/keys\/self\/?$/.test(event.path ?? '')) return null;
   if (event.action === 'keys.revoke' && event.resource_id === null) return null;
-  const level = verb === 'list' || verb === 'show' ? 'read' : verb === 'delete' || verb === 'revoke' ? 'delete' : 'manage';
+  const level = verb === 'list' || verb === 'show' || verb === 'review' ? 'read' : verb === 'delete' || verb === 'revoke' ? 'delete' : 'manage';
   const scope = `${resource}.${level}`;
   return (ALL_SCOPES as readonly string[]).includes(scope) ? (scope as Scope) : null;
 }
@@ -252,4 +252,3 @@ export function narrowingOf(review: KeyReview): { scopes?: Scope[]; resources?: 
   };
 }
 
-export type { KeyView };

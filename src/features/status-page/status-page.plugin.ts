@@ -487,6 +487,19 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
     return page(settings, 'subscribe', `Subscribe · ${settings.siteName}`, { components: await choosableComponents(), ...values }, status);
   }
 
+  /** Audits a visitor's refused request (a throttled subscription, a forged or stale link): every denial is an event. */
+  async function recordRefusal(request: FastifyRequest, action: string, status: number, reason: string): Promise<void> {
+    await db.transaction().execute((trx) =>
+      deps.writer.append(trx, [{ context: visitor(request), fact: { action, resourceType: 'subscribers', resourceId: null, outcome: 'denied', status, reason, changes: null } }]),
+    );
+  }
+
+  /** The refused-link page, the refusal audited under `action`. */
+  async function linkRefused(request: FastifyRequest, action: string) {
+    await recordRefusal(request, action, 400, 'link_invalid');
+    return renderLinkRefused();
+  }
+
   async function renderLinkRefused() {
     const settings = await current();
     return page(settings, 'error', `Link not valid · ${settings.siteName}`, {
@@ -504,6 +517,7 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
       const settings = await current();
       const minutes = Math.max(1, Math.ceil(decision.resetMs / 60_000));
       reply.header('retry-after', String(Math.ceil(decision.resetMs / 1000)));
+      await recordRefusal(request, 'subscribers.create', 429, 'throttled');
       return sendPrivate(request, reply, await page(settings, 'error', `Too many requests · ${settings.siteName}`, { status: 429, heading: 'Too many requests', text: `Too many subscription requests came from your address. Try again in ${minutes} minute(s).` }, 429));
     }
     const body = request.body;
@@ -545,7 +559,7 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
       const id = await checkVerifyLink(pepper, request.query, clock.now(), findSubscriber(trx));
       return id === null ? null : subscribers.verify(trx, id);
     });
-    if (!verified) return sendPrivate(request, reply, await renderLinkRefused());
+    if (!verified) return sendPrivate(request, reply, await linkRefused(request, 'subscribers.update'));
     const settings = await current();
     return sendPrivate(request, reply, await page(settings, 'subscribe-done', `Subscribed · ${settings.siteName}`, { state: 'verified', manageUrl: manageLink(site.publicUrl, pepper, verified) }));
   });
@@ -570,7 +584,7 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
 
   app.get(LINK_PATHS.manage, { schema: { hide: true } }, async (request, reply) => {
     const id = await checkManageLink(pepper, request.query, findSubscriber(db));
-    return sendPrivate(request, reply, id === null ? await renderLinkRefused() : await renderManage(request, id, null, null));
+    return sendPrivate(request, reply, id === null ? await linkRefused(request, 'subscribers.show') : await renderManage(request, id, null, null));
   });
 
   app.post(LINK_PATHS.manage, { schema: { hide: true } }, async (request, reply) => {
@@ -584,14 +598,14 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
       if (!set) return { id: null };
       return set.ok ? { id, error: null } : { id, error: set.details.join(' ') };
     });
-    if (outcome.id === null) return sendPrivate(request, reply, await renderLinkRefused());
+    if (outcome.id === null) return sendPrivate(request, reply, await linkRefused(request, 'subscribers.update'));
     const rendered = outcome.error === null ? await renderManage(request, outcome.id, 'Your choice is saved.', null) : await renderManage(request, outcome.id, null, outcome.error, 400);
     return sendPrivate(request, reply, rendered);
   });
 
   app.get(LINK_PATHS.unsubscribe, { schema: { hide: true } }, async (request, reply) => {
     const id = await checkUnsubscribeLink(pepper, request.query, findSubscriber(db));
-    if (id === null) return sendPrivate(request, reply, await renderLinkRefused());
+    if (id === null) return sendPrivate(request, reply, await linkRefused(request, 'subscribers.show'));
     const settings = await current();
     return sendPrivate(request, reply, await page(settings, 'unsubscribe', `Unsubscribe · ${settings.siteName}`, { state: 'confirm', action: `${LINK_PATHS.unsubscribe}?${signedQuery(request.query)}` }));
   });
@@ -606,7 +620,7 @@ export async function statusPagePlugin(app: FastifyInstance, deps: StatusPageDep
         const id = await checkUnsubscribeLink(pepper, request.query, findSubscriber(trx));
         return id === null ? null : subscribers.remove(trx, id);
       });
-      if (!removed) return sendPrivate(request, reply, await renderLinkRefused());
+      if (!removed) return sendPrivate(request, reply, await linkRefused(request, 'subscribers.delete'));
       const settings = await current();
       return sendPrivate(request, reply, await page(settings, 'unsubscribe', `Unsubscribed · ${settings.siteName}`, { state: 'done' }));
     });
