@@ -62,6 +62,16 @@ for (const dialect of await dialects()) {
       assert.equal(event?.ip, v.ip);
     });
 
+    it('serves its stylesheet and script to anyone, the sign-in page included', async () => {
+      const v = fresh();
+      for (const [file, type] of [['dashboard.css', /text\/css/], ['dashboard.js', /javascript/]] as const) {
+        const response = await v.get(`/dashboard/assets/${file}`);
+        assert.equal(response.statusCode, 200, file);
+        assert.match(String(response.headers['content-type']), type);
+      }
+      assert.match((await v.get('/dashboard/login')).body, /href="\/dashboard\/assets\/dashboard\.css"/);
+    });
+
     it('sets the session cookie HttpOnly, SameSite=Lax, on /dashboard, and stores only its digest', async () => {
       await createUser(t, 'cookie@example.org', 'user');
       const v = fresh();

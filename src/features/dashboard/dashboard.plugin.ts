@@ -67,6 +67,11 @@ const HEADERS = {
   referrerPolicy: { policy: 'same-origin' as const },
 };
 
+/** The dashboard's static files (its stylesheet and script): public, and no session is looked up for them. */
+function isAsset(request: FastifyRequest): boolean {
+  return request.routeOptions.url?.startsWith('/dashboard/assets/') ?? false;
+}
+
 export async function dashboardPlugin(app: FastifyInstance, deps: DashboardDeps): Promise<void> {
   const { db, users, sessions, limiter } = deps;
   const secureCookies = deps.publicUrl.startsWith('https:') ? true : ('auto' as const);
@@ -123,7 +128,7 @@ export async function dashboardPlugin(app: FastifyInstance, deps: DashboardDeps)
     // Nothing here may be kept by a browser or a proxy: pages show keys and the audit trail.
     reply.header('cache-control', 'no-store');
     // The stylesheet and script need no session: no lookup (and no write of its last use) for them.
-    if (request.routeOptions.url?.startsWith('/dashboard/assets/')) return;
+    if (isAsset(request)) return;
     const id = request.cookies[SESSION_COOKIE];
     request.dashboardSession = id ? await sessions.find(db, id) : null;
   });
@@ -134,7 +139,8 @@ export async function dashboardPlugin(app: FastifyInstance, deps: DashboardDeps)
   });
   app.addHook('preHandler', async (request, reply) => {
     const config = request.routeOptions.config;
-    if (config.dashboardPublic) return;
+    // The sign-in page needs its stylesheet and script before anyone has signed in.
+    if (config.dashboardPublic || isAsset(request)) return;
     const session = request.dashboardSession;
     if (!session || session.stage !== 'full') {
       return reply.code(303).header('location', session?.stage === 'password' ? '/dashboard/login/totp' : '/dashboard/login').send();
